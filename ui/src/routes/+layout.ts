@@ -1,0 +1,3 @@
+// Client-side only: data comes from the API at run time, nothing is prerendered.
+export const ssr = false;
+export const prerender = false;
