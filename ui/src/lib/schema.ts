@@ -49,7 +49,7 @@ export function defaults(schema: JsonSchema): Record<string, unknown> {
 }
 
 function newAjv(coerce: boolean) {
-  const ajv = new Ajv2020({ allErrors: true, strict: false, coerceTypes: coerce, useDefaults: false });
+  const ajv = new Ajv2020({ allErrors: true, strict: false, coerceTypes: coerce, useDefaults: false, verbose: true });
   addFormats(ajv);
   // nf-core formats that ajv does not know: accept any string (the server checks paths).
   for (const f of ['file-path', 'directory-path', 'path', 'file-path-pattern']) ajv.addFormat(f, true);
@@ -61,6 +61,11 @@ function message(e: ErrorObject): string {
   if (e.keyword === 'enum') return `must be one of: ${(p.allowedValues as unknown[]).join(', ')}`;
   if (e.keyword === 'required') return 'is required';
   if (e.keyword === 'pattern') return `must match ${String(p.pattern)}`;
+  if (e.keyword === 'oneOf' || e.keyword === 'anyOf') {
+    // "either fastqs or fastq_1 + fastq_2": name the alternatives by their required columns.
+    const alts = ((e.schema as JsonSchema[]) ?? []).map((b) => (b.required ?? []).join(' + ')).filter(Boolean);
+    if (alts.length) return `give exactly one of: ${alts.join(' | ')}`;
+  }
   if (typeof e.parentSchema?.errorMessage === 'string') return e.parentSchema.errorMessage;
   return e.message ?? 'is invalid';
 }
@@ -98,14 +103,16 @@ export function sheetValidator(schema: JsonSchema): SheetValidator {
     const data = rows.map((r) => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== '')));
     if (validate(data)) return [];
     const out: RowError[] = [];
-    for (const e of validate.errors ?? []) {
+    // Errors inside oneOf branches only explain why each alternative failed; the oneOf error itself says it better.
+    for (const e of (validate.errors ?? []).filter((x) => !/\/(oneOf|anyOf)\/\d+\//.test(x.schemaPath))) {
       const parts = e.instancePath.split('/').filter(Boolean);
       if (parts.length === 0) {
         out.push({ row: 0, column: '', message: message(e) });
         continue;
       }
       const row = Number(parts[0]) + 1;
-      const column = e.keyword === 'required' ? String((e.params as { missingProperty: string }).missingProperty) : (parts[1] ?? '');
+      const missing = (e.params as { missingProperty?: string }).missingProperty;
+      const column = missing !== undefined ? String(missing) : (parts[1] ?? '');
       out.push({ row, column, message: message(e) });
     }
     return out;
