@@ -1,0 +1,188 @@
+// Forward-only schema migrations, kept in code so the CLI, the server and the tests share one list.
+import { type Kysely, sql } from 'kysely';
+import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
+import { TASK_FIELDS } from '../domain/task-fields.js';
+
+const sqlType = {
+  str: 'text',
+  int: 'integer',
+  num: 'bigint',
+  date: 'timestamptz',
+  time: 'bigint',
+  mem: 'bigint',
+  perc: 'double precision',
+};
+
+const m0001: Migration = {
+  async up(db: Kysely<unknown>) {
+    await sql`
+      CREATE TABLE runs (
+        id uuid PRIMARY KEY,
+        name text NOT NULL,
+        status text NOT NULL,
+        source text NOT NULL,
+        session_id text,
+        run_name text,
+        submitter text,
+        params jsonb NOT NULL DEFAULT '{}',
+        profiles text[] NOT NULL DEFAULT '{}',
+        samplesheet text,
+        command_line text,
+        nextflow_version text,
+        launcher text,
+        launch_dir text,
+        outdir text,
+        work_dir text,
+        native_id text,
+        token_hash text,
+        resumed_from uuid REFERENCES runs(id),
+        error_message text,
+        exit_status integer,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        started_at timestamptz,
+        completed_at timestamptz,
+        last_event_at timestamptz,
+        max_seq integer,
+        events_received integer NOT NULL DEFAULT 0,
+        results_ingested_at timestamptz,
+        manifest jsonb,
+        integration jsonb
+      )`.execute(db);
+    await sql`CREATE UNIQUE INDEX runs_nextflow_key ON runs (session_id, run_name) WHERE session_id IS NOT NULL AND run_name IS NOT NULL`.execute(
+      db,
+    );
+    await sql`CREATE INDEX runs_created ON runs (created_at DESC, id DESC)`.execute(db);
+    await sql`CREATE INDEX runs_status ON runs (status, created_at DESC)`.execute(db);
+    await sql`CREATE INDEX runs_submitter ON runs (submitter, created_at DESC)`.execute(db);
+
+    await sql`
+      CREATE TABLE run_labels (
+        run_id uuid NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        key text NOT NULL,
+        value text NOT NULL DEFAULT '',
+        PRIMARY KEY (run_id, key)
+      )`.execute(db);
+    await sql`CREATE INDEX run_labels_kv ON run_labels (key, value)`.execute(db);
+
+    const cols = TASK_FIELDS.map((x) => `"${x.column}" ${sqlType[x.kind]}`).join(',\n');
+    await sql
+      .raw(`
+      CREATE TABLE tasks (
+        run_id uuid NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        task_id integer NOT NULL,
+        attempt integer NOT NULL,
+        status text NOT NULL,
+        state_key smallint NOT NULL,
+        ${cols},
+        extra jsonb NOT NULL DEFAULT '{}',
+        PRIMARY KEY (run_id, task_id, attempt)
+      )`)
+      .execute(db);
+    await sql`CREATE INDEX tasks_process ON tasks (run_id, process)`.execute(db);
+    await sql`CREATE INDEX tasks_status ON tasks (run_id, status)`.execute(db);
+
+    // Raw events, kept for audit and replay; the dedupe key makes re-delivery a no-op.
+    await sql`
+      CREATE TABLE events (
+        id bigserial PRIMARY KEY,
+        run_id uuid NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        dedupe_key text NOT NULL,
+        event text NOT NULL,
+        seq integer,
+        task_id integer,
+        attempt integer,
+        received_at timestamptz NOT NULL DEFAULT now(),
+        body jsonb NOT NULL,
+        UNIQUE (run_id, dedupe_key)
+      )`.execute(db);
+    await sql`CREATE INDEX events_seq ON events (run_id, seq) WHERE seq IS NOT NULL`.execute(db);
+
+    await sql`
+      CREATE TABLE samples (
+        run_id uuid NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        sample text NOT NULL,
+        batch text,
+        chemistry text,
+        registration jsonb NOT NULL DEFAULT '{}',
+        metrics jsonb NOT NULL DEFAULT '{}',
+        qc_thresholds jsonb NOT NULL DEFAULT '{}',
+        cells_before_qc integer,
+        cells_after_qc integer,
+        PRIMARY KEY (run_id, sample)
+      )`.execute(db);
+
+    await sql`
+      CREATE TABLE outputs (
+        run_id uuid NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        path text NOT NULL,
+        kind text NOT NULL,
+        sample text,
+        size bigint NOT NULL,
+        sha256 text NOT NULL,
+        PRIMARY KEY (run_id, path)
+      )`.execute(db);
+
+    await sql`
+      CREATE TABLE cells (
+        run_id uuid NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        idx integer NOT NULL,
+        barcode text NOT NULL,
+        sample text NOT NULL,
+        batch text,
+        n_genes integer,
+        total_counts real,
+        pct_counts_mt real,
+        doublet_score real,
+        leiden text,
+        umap_x real,
+        umap_y real,
+        extra jsonb NOT NULL DEFAULT '{}',
+        PRIMARY KEY (run_id, idx)
+      )`.execute(db);
+
+    await sql`
+      CREATE TABLE barcode_ranks (
+        run_id uuid NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        sample text NOT NULL,
+        rank integer NOT NULL,
+        umi_count integer NOT NULL,
+        is_cell boolean NOT NULL,
+        PRIMARY KEY (run_id, sample, rank)
+      )`.execute(db);
+
+    await sql`
+      CREATE TABLE tokens (
+        id uuid PRIMARY KEY,
+        name text NOT NULL,
+        token_hash text NOT NULL UNIQUE,
+        admin boolean NOT NULL DEFAULT false,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        last_used_at timestamptz
+      )`.execute(db);
+
+    await sql`
+      CREATE TABLE uploads (
+        id uuid PRIMARY KEY,
+        uri text NOT NULL UNIQUE,
+        sample text,
+        lane integer,
+        read text,
+        size bigint,
+        sha256 text,
+        created_at timestamptz NOT NULL DEFAULT now()
+      )`.execute(db);
+  },
+};
+
+class StaticProvider implements MigrationProvider {
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return { '0001_init': m0001 };
+  }
+}
+
+/** Brings the schema to the latest version; safe to call on every start and from concurrent processes. */
+export async function migrate<DB>(db: Kysely<DB>): Promise<void> {
+  const { error } = await new Migrator({ db: db as unknown as Kysely<unknown>, provider: new StaticProvider() }).migrateToLatest();
+  if (error) throw error;
+}

@@ -1,0 +1,119 @@
+// Kysely table types (see migrations.ts). Task metric columns are dynamic (TASK_FIELDS) and typed loosely.
+import type { ColumnType, Generated, JSONColumnType } from 'kysely';
+
+type Json = JSONColumnType<Record<string, unknown>, string, string>;
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+
+export interface RunsTable {
+  id: string;
+  name: string;
+  status: string;
+  source: string;
+  session_id: string | null;
+  run_name: string | null;
+  submitter: string | null;
+  params: ColumnType<Record<string, unknown>, string | undefined, string>;
+  profiles: ColumnType<string[], string[] | undefined, string[]>;
+  samplesheet: string | null;
+  command_line: string | null;
+  nextflow_version: string | null;
+  launcher: string | null;
+  launch_dir: string | null;
+  outdir: string | null;
+  work_dir: string | null;
+  native_id: string | null;
+  token_hash: string | null;
+  resumed_from: string | null;
+  error_message: string | null;
+  exit_status: number | null;
+  created_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  started_at: Timestamp | null;
+  completed_at: Timestamp | null;
+  last_event_at: Timestamp | null;
+  max_seq: number | null;
+  events_received: Generated<number>;
+  results_ingested_at: Timestamp | null;
+  manifest: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  integration: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+}
+
+export interface RunLabelsTable {
+  run_id: string;
+  key: string;
+  value: string;
+}
+
+export interface TasksTable {
+  run_id: string;
+  task_id: number;
+  attempt: number;
+  status: string;
+  state_key: number;
+  extra: Json;
+  [column: string]: unknown;
+}
+
+export interface EventsTable {
+  id: Generated<number>;
+  run_id: string;
+  dedupe_key: string;
+  event: string;
+  seq: number | null;
+  task_id: number | null;
+  attempt: number | null;
+  received_at: Generated<Date>;
+  body: Json;
+}
+
+export interface SamplesTable {
+  run_id: string;
+  sample: string;
+  batch: string | null;
+  chemistry: string | null;
+  registration: Json;
+  metrics: Json;
+  qc_thresholds: Json;
+  cells_before_qc: number | null;
+  cells_after_qc: number | null;
+}
+
+export interface OutputsTable {
+  run_id: string;
+  path: string;
+  kind: string;
+  sample: string | null;
+  size: number;
+  sha256: string;
+}
+
+export interface TokensTable {
+  id: string;
+  name: string;
+  token_hash: string;
+  admin: boolean;
+  created_at: Generated<Date>;
+  last_used_at: Date | null;
+}
+
+export interface UploadsTable {
+  id: string;
+  uri: string;
+  sample: string | null;
+  lane: number | null;
+  read: string | null;
+  size: number | null;
+  sha256: string | null;
+  created_at: Generated<Date>;
+}
+
+export interface Database {
+  runs: RunsTable;
+  run_labels: RunLabelsTable;
+  tasks: TasksTable;
+  events: EventsTable;
+  samples: SamplesTable;
+  outputs: OutputsTable;
+  tokens: TokensTable;
+  uploads: UploadsTable;
+}

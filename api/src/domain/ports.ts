@@ -1,0 +1,215 @@
+// Interfaces the domain services depend on; adapters (kysely store, local launcher, fs results, file logs, and later
+// AWS Batch, S3 and CloudWatch) implement them and are chosen in one place (composition.ts).
+import type { TaskObservation } from './task-fields.js';
+import type { RunFacts, WeblogEvent } from './weblog.js';
+
+export type RunStatus = 'QUEUED' | 'SUBMITTED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
+export const RUN_STATUSES: RunStatus[] = ['QUEUED', 'SUBMITTED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'];
+export const TERMINAL: ReadonlySet<string> = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
+
+export interface Run {
+  id: string;
+  name: string;
+  status: RunStatus;
+  source: 'platform' | 'weblog' | 'trace';
+  sessionId: string | null;
+  runName: string | null;
+  submitter: string | null;
+  params: Record<string, unknown>;
+  profiles: string[];
+  samplesheet: string | null;
+  commandLine: string | null;
+  nextflowVersion: string | null;
+  launcher: string | null;
+  launchDir: string | null;
+  outdir: string | null;
+  workDir: string | null;
+  nativeId: string | null;
+  resumedFrom: string | null;
+  errorMessage: string | null;
+  exitStatus: number | null;
+  labels: Record<string, string>;
+  createdAt: string;
+  updatedAt: string;
+  startedAt: string | null;
+  completedAt: string | null;
+  resultsIngestedAt: string | null;
+  delivery: { eventsReceived: number; lastEventAt: string | null; maxSeq: number | null; missingSeq: number };
+}
+
+export interface NewRun {
+  id: string;
+  name: string;
+  status: RunStatus;
+  source: Run['source'];
+  submitter?: string | null;
+  params?: Record<string, unknown>;
+  profiles?: string[];
+  samplesheet?: string | null;
+  launcher?: string | null;
+  launchDir?: string | null;
+  outdir?: string | null;
+  tokenHash?: string | null;
+  resumedFrom?: string | null;
+  labels?: Record<string, string>;
+  commandLine?: string | null;
+}
+
+export type RunPatch = Partial<
+  Pick<Run, 'commandLine' | 'nativeId' | 'errorMessage' | 'exitStatus' | 'startedAt' | 'completedAt' | 'launchDir' | 'outdir' | 'workDir'>
+>;
+
+export interface RunQuery {
+  status?: string[];
+  label?: string[];
+  submitter?: string;
+  from?: string;
+  to?: string;
+  q?: string;
+  limit: number;
+  cursor?: { createdAt: string; id: string };
+}
+
+export interface Progress {
+  submitted: number;
+  running: number;
+  completed: number;
+  failed: number;
+  cached: number;
+  aborted: number;
+  total: number;
+}
+
+export interface TaskQuery {
+  limit: number;
+  offset: number;
+  sort: string;
+  order: 'asc' | 'desc';
+  /** column -> [operator, value] */
+  filters: { column: string; op: 'eq' | 'ne' | 'gt' | 'gte' | 'lt' | 'lte' | 'like'; value: string }[];
+}
+
+export type TaskRow = Record<string, unknown>;
+
+export interface IncomingEvent {
+  event: WeblogEvent;
+  /** Run the sender's per-run token is bound to, if it used one. */
+  tokenRunId: string | null;
+  receivedAt: Date;
+}
+
+export interface SampleRow {
+  sample: string;
+  batch: string | null;
+  chemistry: string | null;
+  registration: Record<string, unknown>;
+  metrics: Record<string, unknown>;
+  qcThresholds: Record<string, unknown>;
+  cellsBeforeQc: number | null;
+  cellsAfterQc: number | null;
+}
+
+export interface OutputRow {
+  path: string;
+  kind: string;
+  sample: string | null;
+  size: number;
+  sha256: string;
+}
+
+export interface CellColumns {
+  /** Column name -> values, all of the same length. */
+  [name: string]: ArrayLike<unknown>;
+}
+
+export interface ResultsBundle {
+  manifest: Record<string, unknown>;
+  integration: Record<string, unknown> | null;
+  samples: SampleRow[];
+  outputs: OutputRow[];
+  cells: CellColumns | null;
+  barcodeRanks: { sample: string; rank: number; umi_count: number; is_cell: boolean }[];
+}
+
+export interface RunStore {
+  createRun(r: NewRun): Promise<Run>;
+  getRun(id: string): Promise<Run | null>;
+  runTokenHash(id: string): Promise<string | null>;
+  listRuns(q: RunQuery): Promise<{ items: Run[]; total: number }>;
+  patchRun(id: string, patch: RunPatch): Promise<void>;
+  /** Moves the run forward (never back, never out of a terminal state); returns whether it changed. */
+  advanceRun(id: string, status: RunStatus, patch?: RunPatch): Promise<boolean>;
+  /** Runs this launcher started that were active when the API last stopped. */
+  activeRuns(launcher: string): Promise<Run[]>;
+  progress(id: string): Promise<Progress>;
+  processes(id: string): Promise<{ process: string; counts: Progress }[]>;
+
+  /** All or nothing: a parse error inside the stream rolls the whole import back. */
+  importTasks(runId: string, batches: AsyncIterable<TaskObservation[]>): Promise<{ rows: number }>;
+  /** Stores events (deduplicated), creates runs first seen, merges task observations; one transaction. */
+  applyEvents(events: IncomingEvent[]): Promise<{ stored: number; runIds: string[] }>;
+  listEvents(runId: string, afterId: number, limit: number): Promise<{ id: number; body: unknown }[]>;
+  listTasks(runId: string, q: TaskQuery): Promise<{ items: TaskRow[]; total: number }>;
+  getTask(runId: string, taskId: number): Promise<TaskRow | null>;
+
+  saveResults(runId: string, bundle: ResultsBundle): Promise<void>;
+  samples(runId: string): Promise<SampleRow[]>;
+  integration(runId: string): Promise<Record<string, unknown> | null>;
+  /** Per-cell columns (null when the run has no cells). */
+  cells(runId: string, columns: string[] | null): Promise<CellColumns | null>;
+  cellColumnNames(runId: string): Promise<string[]>;
+  barcodeRanks(runId: string): Promise<{ sample: string[]; rank: number[]; umi_count: number[]; is_cell: boolean[] }>;
+
+  findToken(hash: string): Promise<{ id: string; admin: boolean } | null>;
+  createToken(t: { id: string; name: string; hash: string; admin: boolean }): Promise<void>;
+  registerUpload(u: {
+    id: string;
+    uri: string;
+    sample: string | null;
+    lane: number | null;
+    read: string | null;
+    size: number | null;
+    sha256: string | null;
+  }): Promise<{ id: string; created: boolean }>;
+  ping(): Promise<void>;
+}
+
+export interface LaunchSpec {
+  runId: string;
+  launchDir: string;
+  outdir: string;
+  profiles: string[];
+  resume: boolean;
+  env: Record<string, string>;
+  /** Called once when the Nextflow process ends. */
+  onExit(code: number | null, signal: string | null): void;
+}
+
+export interface Launcher {
+  readonly name: string;
+  /** The command a launch runs (shown by POST /runs/validate). */
+  command(spec: Pick<LaunchSpec, 'launchDir' | 'outdir' | 'profiles' | 'resume'>): string[];
+  launch(spec: LaunchSpec): Promise<{ nativeId: string }>;
+  cancel(nativeId: string): Promise<void>;
+  isAlive(nativeId: string): Promise<boolean>;
+  /** Re-attaches onExit to a run that was active when the API restarted (or reports it gone). */
+  watch(nativeId: string, onExit: LaunchSpec['onExit']): void;
+}
+
+/** Files of a run's outputs: local paths now, s3:// later. */
+export interface ResultStore {
+  join(base: string, relative: string): string;
+  exists(uri: string): Promise<boolean>;
+  size(uri: string): Promise<number | null>;
+  read(uri: string): Promise<Buffer>;
+  stream(uri: string): AsyncIterable<Buffer>;
+}
+
+export type LogRef = { kind: 'run'; run: Run } | { kind: 'task'; run: Run; task: TaskRow; stream: 'out' | 'err' };
+
+export interface LogSource {
+  /** Text from byte offset on; exists=false when the log is not (yet) there. */
+  read(ref: LogRef, offset: number): Promise<{ text: string; offset: number; exists: boolean }>;
+}
+
+export type { RunFacts };

@@ -1,0 +1,158 @@
+// Launch validation: params against the pipeline's nextflow_schema.json, samplesheets against assets/schema_input*.json.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import { CsvError, parseCsv } from './csv.js';
+
+export interface ValidationError {
+  field?: string;
+  row?: number;
+  column?: string;
+  line?: number;
+  message: string;
+}
+
+/** Formats nf-core schemas use that are about files the API cannot see (they may be s3:// or relative). */
+const PATH_FORMATS = ['file-path', 'directory-path', 'path', 'file-path-pattern'];
+
+function makeAjv(coerce: boolean) {
+  // nf-core schemas carry custom keywords (help_text, fa_icon, hidden, mimetype, schema): not strict.
+  const ajv = new Ajv2020({ allErrors: true, strict: false, coerceTypes: coerce, useDefaults: false });
+  (addFormats as unknown as (a: Ajv2020) => void)(ajv);
+  for (const f of PATH_FORMATS) ajv.addFormat(f, true);
+  return ajv;
+}
+
+function describe(e: ErrorObject): string {
+  if (e.keyword === 'required') return `is required (${(e.params as { missingProperty: string }).missingProperty})`;
+  if (e.keyword === 'enum') return `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
+  if (e.keyword === 'additionalProperties') return `unknown parameter '${(e.params as { additionalProperty: string }).additionalProperty}'`;
+  return e.message ?? e.keyword;
+}
+
+export interface LoadedSchemas {
+  params: Record<string, unknown>;
+  samplesheet: Record<string, unknown>;
+  samplesheets: Record<string, Record<string, unknown>>;
+}
+
+export class LaunchValidator {
+  private readonly ajv = makeAjv(false);
+  private readonly ajvSheet = makeAjv(true);
+  private readonly paramsFn: ValidateFunction;
+  private readonly sheetFns = new Map<string, ValidateFunction>();
+
+  constructor(readonly schemas: LoadedSchemas) {
+    const { $schema: _, ...params } = schemas.params;
+    this.paramsFn = this.ajv.compile(params);
+    for (const [k, s] of Object.entries(schemas.samplesheets)) {
+      const { $schema: __, ...rest } = s;
+      this.sheetFns.set(k, this.ajvSheet.compile(rest));
+    }
+  }
+
+  /** Loads nextflow_schema.json and every samplesheet schema its params reference (`schema` keys). */
+  static async load(workflowsDir: string): Promise<LaunchValidator> {
+    const params = JSON.parse(await readFile(path.join(workflowsDir, 'nextflow_schema.json'), 'utf8'));
+    const samplesheets: Record<string, Record<string, unknown>> = {};
+    const input = path.join(workflowsDir, 'assets/schema_input.json');
+    samplesheets.fastq = JSON.parse(await readFile(input, 'utf8'));
+    try {
+      samplesheets.matrix = JSON.parse(await readFile(path.join(workflowsDir, 'assets/schema_input_matrix.json'), 'utf8'));
+    } catch {
+      // only FASTQ samplesheets in this pipeline
+    }
+    return new LaunchValidator({ params, samplesheet: samplesheets.fastq!, samplesheets });
+  }
+
+  validateParams(params: Record<string, unknown>, opts: { inputProvided: boolean }): ValidationError[] {
+    if (this.paramsFn(params)) return [];
+    return (this.paramsFn.errors ?? [])
+      .filter(
+        (e) => !(opts.inputProvided && e.keyword === 'required' && (e.params as { missingProperty: string }).missingProperty === 'input'),
+      )
+      .filter((e) => e.keyword !== 'if' && e.keyword !== 'allOf')
+      .map((e) => {
+        const missing = e.keyword === 'required' ? (e.params as { missingProperty: string }).missingProperty : null;
+        const extra = e.keyword === 'additionalProperties' ? (e.params as { additionalProperty: string }).additionalProperty : null;
+        const at = e.instancePath.replace(/^\//, '').replaceAll('/', '.');
+        return { field: `params${at ? `.${at}` : ''}${missing ? `.${missing}` : ''}${extra ? `.${extra}` : ''}`, message: describe(e) };
+      });
+  }
+
+  /** Parses and checks a samplesheet; row numbers count data rows from 1, line numbers count file lines. */
+  validateSamplesheet(csv: string, inputType = 'fastq'): { rows: Record<string, unknown>[]; errors: ValidationError[] } {
+    let parsed: ReturnType<typeof parseCsv>;
+    try {
+      parsed = parseCsv(csv);
+    } catch (e) {
+      if (e instanceof CsvError) return { rows: [], errors: [{ field: 'samplesheet', line: e.line, message: e.message }] };
+      throw e;
+    }
+    const [header, ...data] = parsed;
+    if (!header) return { rows: [], errors: [{ field: 'samplesheet', line: 1, message: 'the samplesheet is empty' }] };
+    const errors: ValidationError[] = [];
+    const seen = new Set<string>();
+    header.cells.forEach((h, i) => {
+      if (h === '') errors.push({ field: 'samplesheet', line: 1, column: `#${i + 1}`, message: 'empty column name' });
+      if (seen.has(h)) errors.push({ field: 'samplesheet', line: 1, column: h, message: 'duplicate column' });
+      seen.add(h);
+    });
+    const rows = data.map((r) => {
+      const o: Record<string, unknown> = {};
+      header.cells.forEach((h, i) => {
+        const v = r.cells[i];
+        if (v !== undefined && v !== '') o[h] = v;
+      });
+      if (r.cells.length !== header.cells.length)
+        errors.push({ field: 'samplesheet', line: r.line, message: `expected ${header.cells.length} columns, found ${r.cells.length}` });
+      return o;
+    });
+    const fn = this.sheetFns.get(inputType) ?? this.sheetFns.get('fastq');
+    const schema = (this.schemas.samplesheets[inputType] ?? this.schemas.samplesheet) as {
+      items?: { properties?: Record<string, unknown> };
+    };
+    const known = Object.keys(schema.items?.properties ?? {});
+    for (const h of header.cells)
+      if (known.length && h !== '' && !known.includes(h))
+        errors.push({ field: 'samplesheet', line: 1, column: h, message: `unknown column (expected ${known.join(', ')})` });
+    if (fn && !fn(rows)) {
+      for (const e of fn.errors ?? []) {
+        const m = /^\/(\d+)(?:\/(.+))?$/.exec(e.instancePath);
+        const idx = m ? Number(m[1]) : -1;
+        const column = e.keyword === 'required' ? (e.params as { missingProperty: string }).missingProperty : m?.[2];
+        if (e.keyword === 'oneOf' || e.keyword === 'not') continue; // summarised by their branch errors below
+        const err: ValidationError = { field: 'samplesheet', message: describe(e) };
+        if (idx >= 0) {
+          err.row = idx + 1;
+          err.line = data[idx]?.line;
+        }
+        if (column) err.column = column;
+        errors.push(err);
+      }
+      // oneOf failures whose branches only said "required": explain with the alternatives.
+      for (const e of fn.errors ?? [])
+        if (e.keyword === 'oneOf') {
+          const idx = Number(/^\/(\d+)/.exec(e.instancePath)?.[1] ?? -1);
+          errors.push({
+            field: 'samplesheet',
+            row: idx + 1,
+            line: data[idx]?.line,
+            message: 'must match exactly one of the allowed column combinations',
+          });
+        }
+    }
+    return { rows, errors: dedupe(errors) };
+  }
+}
+
+function dedupe(errors: ValidationError[]): ValidationError[] {
+  const seen = new Set<string>();
+  return errors.filter((e) => {
+    const k = JSON.stringify(e);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}

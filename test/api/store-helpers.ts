@@ -1,0 +1,17 @@
+// A migrated fresh database and a store on it, torn down with the test.
+import type { Test } from 'tap';
+import { KyselyStore } from '../../api/src/adapters/kysely-store.js';
+import { connect } from '../../api/src/db/connect.js';
+import { migrate } from '../../api/src/db/migrations.js';
+import { freshDatabase } from '../helpers/db.js';
+
+export async function storeFor(t: Test, prefix = 'api') {
+  const fresh = await freshDatabase(prefix);
+  const conn = connect(fresh.url);
+  await migrate(conn.db);
+  t.teardown(async () => {
+    await conn.close();
+    await fresh.drop();
+  });
+  return { store: new KyselyStore(conn.db, conn.pool), conn, url: fresh.url };
+}
