@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Integration of the QC'd samples: normalise, batch-aware HVG, PCA, Harmony on the batch key, neighbours,
+UMAP, Leiden, and integration quality (iLISI/cLISI, ARI/NMI) before and after Harmony. Sparse throughout:
+counts stay CSR, PCA uses scanpy's implicit centring, Harmony works on PCs.
+
+Writes integrated.h5ad, cells.arrow (Arrow IPC file, one row per cell), barcode_ranks.arrow and
+integration.json (the manifest's integration block)."""
+
+import argparse
+import json
+import os
+import warnings
+
+import anndata as ad
+import harmonypy
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import scanpy as sc
+from scib_metrics import clisi_knn, ilisi_knn
+from scib_metrics.nearest_neighbors import NeighborsResults
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+from sklearn.neighbors import NearestNeighbors
+
+warnings.filterwarnings("ignore", category=FutureWarning)
+LISI_K = 90  # scib's default neighbourhood (3 x perplexity 30), capped by the cell count below
+
+
+def knn(emb, k):
+    dist, idx = NearestNeighbors(n_neighbors=k).fit(emb).kneighbors(emb)
+    return NeighborsResults(indices=idx, distances=dist)
+
+
+def quality(emb, batches, labels, clusters):
+    k = min(LISI_K, emb.shape[0] - 1)
+    nn = knn(emb, k)
+    out = {"ilisi": float(ilisi_knn(nn, batches)) if len(np.unique(batches)) > 1 else None}
+    ref = labels if labels is not None else clusters
+    out["clisi"] = float(clisi_knn(nn, ref)) if len(np.unique(ref)) > 1 else 1.0
+    if labels is not None:
+        out["ari"] = float(adjusted_rand_score(labels, clusters))
+        out["nmi"] = float(normalized_mutual_info_score(labels, clusters))
+    return out
+
+
+def cluster(adata, rep, a, key):
+    """kNN graph + Leiden; key None is scanpy's default graph (used by UMAP), else a side graph."""
+    sc.pp.neighbors(adata, use_rep=rep, n_neighbors=min(a.n_neighbors, adata.n_obs - 1), random_state=a.seed, key_added=key)
+    out = f"leiden_{key}" if key else "leiden"
+    sc.tl.leiden(adata, resolution=a.leiden_resolution, flavor="igraph", n_iterations=2, random_state=a.seed,
+                 neighbors_key=key, key_added=out)
+    return adata.obs[out].astype(str).to_numpy()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--h5ad", nargs="+", required=True)
+    ap.add_argument("--ranks", nargs="+", required=True, help="<sample>.ranks.tsv files")
+    ap.add_argument("--batch-key", default="batch")
+    ap.add_argument("--label-key")
+    ap.add_argument("--cell-labels", help="CSV with sample, barcode and the label-key column")
+    ap.add_argument("--min-cells-per-gene", type=int, default=3)
+    ap.add_argument("--n-top-genes", type=int, default=2000)
+    ap.add_argument("--n-pcs", type=int, default=30)
+    ap.add_argument("--harmony-theta", type=float, default=2.0)
+    ap.add_argument("--n-neighbors", type=int, default=15)
+    ap.add_argument("--leiden-resolution", type=float, default=1.0)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+
+    parts = [sc.read_h5ad(p) for p in sorted(a.h5ad)]
+    adata = ad.concat(parts, join="outer", fill_value=0, merge="first")
+    adata.obs["sample"] = adata.obs["sample"].astype("category")
+    adata.obs["batch"] = adata.obs["batch"].astype("category")
+    labels = None
+    if a.label_key:
+        if a.cell_labels:
+            lab = pd.read_csv(a.cell_labels, dtype=str)
+            lab.index = lab["sample"] + ":" + lab["barcode"]
+            adata.obs[a.label_key] = lab[a.label_key].reindex(adata.obs_names).to_numpy()
+        if a.label_key not in adata.obs:
+            raise SystemExit(f"ERROR: --label_key {a.label_key} is not a column of the matrices' cell metadata nor of --cell_labels")
+        labels = adata.obs[a.label_key].astype(str).fillna("unlabelled").to_numpy()
+        adata.obs[a.label_key] = pd.Categorical(labels)
+
+    sc.pp.filter_genes(adata, min_cells=a.min_cells_per_gene)
+    adata.layers["counts"] = adata.X.copy()
+    sc.pp.normalize_total(adata, target_sum=1e4)
+    sc.pp.log1p(adata)
+    n_top = min(a.n_top_genes, adata.n_vars)
+    batch_key = a.batch_key if adata.obs[a.batch_key].nunique() > 1 else None
+    # Dispersion-based (flavor "seurat") on log data, ranked across batches: seurat_v3 would need scikit-misc,
+    # which the pinned environment does not carry.
+    sc.pp.highly_variable_genes(adata, n_top_genes=n_top, flavor="seurat", batch_key=batch_key)
+    n_pcs = max(2, min(a.n_pcs, int(adata.var["highly_variable"].sum()) - 1, adata.n_obs - 1))
+    sc.pp.pca(adata, n_comps=n_pcs, mask_var="highly_variable", random_state=a.seed)
+
+    batches = adata.obs[a.batch_key].astype(str).to_numpy()
+    before_clusters = cluster(adata, "X_pca", a, "unintegrated")
+    before = quality(adata.obsm["X_pca"], batches, labels, before_clusters)
+    if batch_key:
+        # harmonypy directly: scanpy 1.11's wrapper transposes Z_corr, which harmonypy 2 already returns cells x PCs.
+        ho = harmonypy.run_harmony(adata.obsm["X_pca"], adata.obs[[a.batch_key]], [a.batch_key], theta=a.harmony_theta,
+                                   random_state=a.seed, verbose=False)
+        z = np.asarray(ho.Z_corr)
+        adata.obsm["X_pca_harmony"] = z if z.shape[0] == adata.n_obs else z.T
+    else:
+        adata.obsm["X_pca_harmony"] = adata.obsm["X_pca"].copy()
+    after_clusters = cluster(adata, "X_pca_harmony", a, None)
+    after = quality(adata.obsm["X_pca_harmony"], batches, labels, after_clusters)
+    sc.tl.umap(adata, random_state=a.seed)
+
+    def pair(key):
+        return None if labels is None and key in ("ari", "nmi") else {"before": before.get(key), "after": after.get(key)}
+
+    integration = {
+        "n_cells": int(adata.n_obs), "n_genes": int(adata.n_vars), "n_clusters": int(adata.obs["leiden"].nunique()),
+        "batch_key": a.batch_key, "label_key": a.label_key if labels is not None else None,
+        "metrics": {"ilisi": pair("ilisi"), "clisi": pair("clisi"), "ari": pair("ari"), "nmi": pair("nmi")},
+        "harmony": batch_key is not None, "n_pcs": n_pcs, "n_hvg": int(adata.var["highly_variable"].sum()),
+    }
+    adata.write_h5ad("integrated.h5ad", compression="gzip")
+
+    obs = adata.obs
+    cols = {
+        "barcode": pa.array(obs["barcode"].astype(str).to_numpy(), pa.utf8()),
+        "sample": pa.array(obs["sample"].astype(str).to_numpy()).dictionary_encode(),
+        "batch": pa.array(obs["batch"].astype(str).to_numpy()).dictionary_encode(),
+        "n_genes": pa.array(obs["n_genes_by_counts"].to_numpy(dtype=np.int32)),
+        "total_counts": pa.array(obs["total_counts"].to_numpy(dtype=np.float32)),
+        "pct_counts_mt": pa.array(obs["pct_counts_mt"].to_numpy(dtype=np.float32)),
+        "doublet_score": pa.array(obs["doublet_score"].to_numpy(dtype=np.float32)),
+        "leiden": pa.array(obs["leiden"].astype(str).to_numpy()).dictionary_encode(),
+        "umap_x": pa.array(adata.obsm["X_umap"][:, 0].astype(np.float32)),
+        "umap_y": pa.array(adata.obsm["X_umap"][:, 1].astype(np.float32)),
+        "leiden_unintegrated": pa.array(obs["leiden_unintegrated"].astype(str).to_numpy()).dictionary_encode(),
+    }
+    if labels is not None:
+        cols[a.label_key] = pa.array(labels).dictionary_encode()
+    table = pa.table(cols)
+    with pa.OSFile("cells.arrow", "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+        w.write_table(table)
+
+    frames = []
+    for p in sorted(a.ranks):
+        df = pd.read_csv(p, sep="\t")
+        df.insert(0, "sample", os.path.basename(p).removesuffix(".ranks.tsv"))
+        frames.append(df)
+    ranks = pd.concat(frames)
+    rt = pa.table({
+        "sample": pa.array(ranks["sample"].to_numpy()).dictionary_encode(),
+        "rank": pa.array(ranks["rank"].to_numpy(dtype=np.int32)),
+        "umi_count": pa.array(ranks["umi_count"].to_numpy(dtype=np.int32)),
+        "is_cell": pa.array(ranks["is_cell"].to_numpy(dtype=bool)),
+    })
+    with pa.OSFile("barcode_ranks.arrow", "wb") as sink, pa.ipc.new_file(sink, rt.schema) as w:
+        w.write_table(rt)
+    with open("integration.json", "w") as f:
+        json.dump(integration, f, indent=2)
+    print(json.dumps(integration["metrics"]))
+
+
+if __name__ == "__main__":
+    main()

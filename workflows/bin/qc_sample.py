@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""Per-sample QC: reads a 10x matrix (MTX directory in CellRanger >=3 or <=2 layout, 10x .h5, or .h5ad with
+counts), computes scanpy's calculate_qc_metrics (genes, counts, percent mitochondrial), flags outliers by
+median +- n MADs (log1p counts, log1p genes; percent mito above median + n MADs), with fixed thresholds
+replacing MAD bounds when given, scores doublets with scrublet, and writes <sample>.qc.h5ad (kept cells,
+sparse counts), <sample>.ranks.tsv (barcode-rank curve from the raw matrix) and <sample>.metrics.json (the
+manifest's sample entry)."""
+
+import argparse
+import json
+import os
+import warnings
+
+import numpy as np
+import scanpy as sc
+import scipy.sparse as sp
+
+warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def read_matrix(path):
+    if os.path.isdir(path):
+        entries = os.listdir(path)
+        if not any(e.startswith("matrix.mtx") for e in entries):
+            subdirs = [e for e in entries if os.path.isdir(os.path.join(path, e))]
+            if len(subdirs) != 1:
+                raise SystemExit(f"ERROR: {path} holds no matrix.mtx[.gz] (nor a single genome folder with one)")
+            return read_matrix(os.path.join(path, subdirs[0]))
+        adata = sc.read_10x_mtx(path, var_names="gene_symbols", make_unique=True)
+    elif path.endswith(".h5ad"):
+        adata = sc.read_h5ad(path)
+        if "counts" in adata.layers:
+            adata.X = adata.layers["counts"]
+        adata = sc.AnnData(X=sp.csr_matrix(adata.X), obs=adata.obs.copy(), var=adata.var[[]].copy())
+    else:
+        adata = sc.read_10x_h5(path)
+        adata.var_names_make_unique()
+    adata.X = sp.csr_matrix(adata.X, dtype=np.float32)
+    data = adata.X.data
+    if data.size and (data.min() < 0 or not np.allclose(data[: 100000], np.round(data[: 100000]))):
+        raise SystemExit(f"ERROR: {path} does not hold raw counts (negative or non-integer values); give a counts matrix or an .h5ad with layers['counts']")
+    return adata
+
+
+def mad(x):
+    return float(np.median(np.abs(x - np.median(x))))
+
+
+def bounds(x, nmads, log=True):
+    """Natural-unit (lo, hi) of median +- nmads*MAD on log1p(x); None when MAD is 0 (no spread to judge by)."""
+    v = np.log1p(x) if log else x
+    m, d = float(np.median(v)), mad(v)
+    if d == 0:
+        return None, None
+    lo, hi = m - nmads * d, m + nmads * d
+    return (float(np.expm1(lo)), float(np.expm1(hi))) if log else (lo, hi)
+
+
+def barcode_ranks(raw, cells, max_points=2000):
+    umi = np.asarray(raw.X.sum(axis=1)).ravel()
+    keep = umi >= 1
+    umi, names = umi[keep], raw.obs_names[keep]
+    order = np.argsort(-umi, kind="stable")
+    n = len(order)
+    if n > max_points:
+        idx = np.unique(np.round(np.geomspace(1, n, max_points)).astype(int) - 1)
+    else:
+        idx = np.arange(n)
+    is_cell = np.isin(names[order[idx]], cells)
+    return [(int(i) + 1, int(umi[order[i]]), bool(c)) for i, c in zip(idx, is_cell, strict=True)]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--sample", required=True)
+    ap.add_argument("--batch", required=True)
+    ap.add_argument("--chemistry", required=True)
+    ap.add_argument("--matrix", required=True, help="filtered (called cells) matrix")
+    ap.add_argument("--raw", help="raw (all barcodes) matrix for the barcode-rank curve")
+    ap.add_argument("--count-metrics", help="counter metrics.json (CellRanger names)")
+    ap.add_argument("--registration", help="registration JSON")
+    ap.add_argument("--mito-prefix", default="MT-")
+    ap.add_argument("--nmads", type=float, default=5)
+    ap.add_argument("--mt-nmads", type=float, default=3)
+    for k in ("max-pct-mt", "min-genes", "max-genes", "min-counts", "max-counts"):
+        ap.add_argument(f"--{k}", type=float)
+    ap.add_argument("--doublets", choices=["scrublet", "none"], default="scrublet")
+    ap.add_argument("--doublet-threshold", type=float, default=0.25)
+    ap.add_argument("--remove-doublets", action="store_true")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+
+    adata = read_matrix(a.matrix)
+    adata.obs["barcode"] = adata.obs_names.astype(str)
+    adata.var["mt"] = adata.var_names.str.upper().str.startswith(a.mito_prefix.upper())
+    sc.pp.calculate_qc_metrics(adata, qc_vars=["mt"], percent_top=None, log1p=False, inplace=True)
+    n_before = adata.n_obs
+
+    counts, genes, mt = adata.obs["total_counts"].to_numpy(), adata.obs["n_genes_by_counts"].to_numpy(), adata.obs["pct_counts_mt"].to_numpy()
+    min_c, max_c = bounds(counts, a.nmads)
+    min_g, max_g = bounds(genes, a.nmads)
+    _, max_mt = bounds(mt, a.mt_nmads, log=False)
+    thresholds = {
+        "min_counts": a.min_counts if a.min_counts is not None else min_c,
+        "max_counts": a.max_counts if a.max_counts is not None else max_c,
+        "min_genes": a.min_genes if a.min_genes is not None else min_g,
+        "max_genes": a.max_genes if a.max_genes is not None else max_g,
+        "max_pct_mt": a.max_pct_mt if a.max_pct_mt is not None else max_mt,
+    }
+    keep = np.ones(adata.n_obs, dtype=bool)
+    for value, lo, hi in ((counts, "min_counts", "max_counts"), (genes, "min_genes", "max_genes"), (mt, None, "max_pct_mt")):
+        if lo and thresholds[lo] is not None:
+            keep &= value >= thresholds[lo]
+        if thresholds[hi] is not None:
+            keep &= value <= thresholds[hi]
+    # Where no bound applies (no spread in the data), report the observed range so the thresholds stay numeric.
+    observed = {"min_counts": counts.min(), "max_counts": counts.max(), "min_genes": genes.min(), "max_genes": genes.max(), "max_pct_mt": mt.max()}
+    thresholds = {k: float(v if v is not None else (observed[k] if n_before else 0)) for k, v in thresholds.items()}
+
+    adata.obs["doublet_score"] = np.nan
+    adata.obs["predicted_doublet"] = False
+    if a.doublets == "scrublet" and adata.n_obs >= 100:
+        sub = adata[keep].copy()
+        sc.pp.scrublet(sub, random_state=a.seed, verbose=False, threshold=a.doublet_threshold, 
+                      # scrublet keeps only its own variable genes; a quarter of all genes stays below that count on tiny panels
+                      n_prin_comps=max(2, min(30, sub.n_vars // 4, sub.n_obs - 1)))
+        adata.obs.loc[sub.obs_names, "doublet_score"] = sub.obs["doublet_score"]
+        adata.obs.loc[sub.obs_names, "predicted_doublet"] = sub.obs["predicted_doublet"].astype(bool)
+        if a.remove_doublets:
+            keep &= ~adata.obs["predicted_doublet"].to_numpy(dtype=bool)
+
+    kept = adata[keep].copy()
+    kept.obs["sample"] = a.sample
+    kept.obs["batch"] = a.batch
+    kept.obs_names = [f"{a.sample}:{b}" for b in kept.obs["barcode"]]
+    kept.obs = kept.obs[["barcode", "sample", "batch", "n_genes_by_counts", "total_counts", "pct_counts_mt", "doublet_score", "predicted_doublet"]]
+    kept.var = kept.var[["mt"]]
+    kept.write_h5ad(f"{a.sample}.qc.h5ad", compression="gzip")
+
+    raw = read_matrix(a.raw) if a.raw else adata
+    with open(f"{a.sample}.ranks.tsv", "w") as f:
+        f.write("rank\tumi_count\tis_cell\n")
+        for r, u, c in barcode_ranks(raw, adata.obs_names):
+            f.write(f"{r}\t{u}\t{int(c)}\n")
+
+    if a.count_metrics:
+        with open(a.count_metrics) as f:
+            metrics = json.load(f)
+    else:
+        # Matrix entry point: the counter's numbers are unknown; derive what the matrix itself shows.
+        metrics = {
+            "Estimated Number of Cells": n_before,
+            "Median Genes per Cell": float(np.median(genes)) if n_before else 0,
+            "Median UMI Counts per Cell": float(np.median(counts)) if n_before else 0,
+            "Total Genes Detected": int((np.asarray(adata.X.sum(axis=0)).ravel() > 0).sum()),
+        }
+    registration = None
+    if a.registration:
+        with open(a.registration) as f:
+            reg = json.load(f)
+        registration = {k: reg[k] for k in ("lanes", "read_pairs", "r1_length", "r2_length", "files")}
+    entry = {"sample": a.sample, "batch": a.batch, "chemistry": a.chemistry, "registration": registration, "metrics": metrics,
+             "qc_thresholds": thresholds, "cells_before_qc": int(n_before), "cells_after_qc": int(kept.n_obs)}
+    with open(f"{a.sample}.metrics.json", "w") as f:
+        json.dump(entry, f, indent=2)
+    print(f"{a.sample}: {n_before} cells -> {kept.n_obs} after QC; thresholds {thresholds}")
+
+
+if __name__ == "__main__":
+    main()

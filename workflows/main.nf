@@ -1,0 +1,66 @@
+#!/usr/bin/env nextflow
+/*
+ * scrna-platform: 10x scRNA-seq FASTQs -> REGISTER -> COUNT (STARsolo | CellRanger) -> INTEGRATE (Scanpy + Harmony),
+ * or count matrices -> INTEGRATE (--input_type matrix). Results end with <outdir>/manifest.json, written last.
+ */
+nextflow.enable.dsl = 2
+
+include { SYNTHETIC_DATA } from './modules/synthetic_data'
+include { REGISTER }       from './subworkflows/register'
+include { COUNT }          from './subworkflows/count'
+include { INTEGRATE }      from './subworkflows/integrate'
+
+// Before any task: params against nextflow_schema.json (nextflow.config fills its defaults), then cross-parameter rules.
+Validation.params(params, projectDir)
+def problems = []
+if (!params.input && !(params.synthetic_data && params.input_type == 'fastq')) problems << '--input: is required (a samplesheet CSV)'
+if (params.input_type == 'fastq' && !params.synthetic_data) {
+    if (params.stop_after != 'register' && params.counter == 'starsolo' && !params.star_index && !(params.fasta && params.gtf)) problems << '--fasta and --gtf (or --star_index): are required with --counter starsolo'
+    if (params.stop_after != 'register' && params.counter == 'cellranger' && !params.cellranger_index) problems << '--cellranger_index: is required with --counter cellranger'
+}
+if (params.cell_labels && !params.label_key) problems << '--label_key: is required with --cell_labels (the column holding the labels)'
+if (problems) Validation.fail('Invalid parameters', problems)
+def placeholder = { name -> file("${projectDir}/assets/${name}") }
+def fastqRows = params.input && params.input_type == 'fastq' ? Validation.fastqSheet(file(params.input), projectDir) : null
+def matrixRows = params.input_type == 'matrix' ? Validation.matrixSheet(file(params.input), projectDir) : null
+
+workflow {
+    labels = Channel.value(params.cell_labels ? file(params.cell_labels) : placeholder('NO_LABELS'))
+    labelKey = params.label_key
+    if (matrixRows != null) {
+        INTEGRATE(
+            Channel.fromList(matrixRows).map { r -> [r.meta, r.matrix, r.raw ?: placeholder('NO_RAW'), placeholder('NO_METRICS'), placeholder('NO_REGISTRATION')] },
+            labels,
+            labelKey,
+        )
+    } else {
+        if (fastqRows != null) {
+            samples = Channel.fromList(fastqRows)
+            fasta = params.fasta ? Channel.value(file(params.fasta)) : Channel.empty()
+            gtf = params.gtf ? Channel.value(file(params.gtf)) : Channel.empty()
+        } else {
+            // -profile test without --input: generate the seeded synthetic data set inside the run.
+            SYNTHETIC_DATA(file("${params.whitelist_dir}/10x_V2_barcode_whitelist.txt.gz", checkIfExists: true), params.synthetic_seed)
+            samples = SYNTHETIC_DATA.out.samplesheet.flatMap { Validation.fastqSheet(it, projectDir) }
+            fasta = SYNTHETIC_DATA.out.fasta
+            gtf = SYNTHETIC_DATA.out.gtf
+            if (!params.cell_labels) {
+                labels = SYNTHETIC_DATA.out.truth
+                labelKey = params.label_key ?: 'cell_type'
+            }
+        }
+        REGISTER(samples)
+        if (params.stop_after == 'register') return
+        COUNT(REGISTER.out.reads, fasta, gtf)
+        if (params.stop_after == 'count') return
+        registration = REGISTER.out.registration.map { meta, json -> [meta.id, json] }
+        counts = COUNT.out.counts.map { meta, raw, filtered, metrics -> [meta.id, meta, filtered, raw, metrics] }
+            .join(registration)
+            .map { id, meta, filtered, raw, metrics, json -> [meta, filtered, raw, metrics, json] }
+        INTEGRATE(counts, labels, labelKey)
+    }
+}
+
+workflow.onComplete {
+    if (workflow.success && !workflow.stubRun && params.stop_after == 'integrate') Manifest.write(workflow, params, projectDir, log)
+}

@@ -1,0 +1,29 @@
+// STAR index from FASTA + GTF; genomeSAindexNbases follows STAR's min(14, log2(genome length)/2 - 1) rule.
+process STAR_GENOMEGENERATE {
+    tag "${fasta.name}"
+    label 'process_star'
+    label 'process_high'
+
+    input:
+    path fasta
+    path gtf
+
+    output:
+    path 'star_index', emit: index
+
+    script:
+    """
+    gzip -cdf ${fasta} > ref_genome.fa
+    gzip -cdf ${gtf} > ref_genes.gtf
+    nbases=\$(grep -v "^>" ref_genome.fa | tr -d '\\n' | wc -c | awk '{ n = int(log(\$1) / log(2) / 2 - 1); print (n > 14 ? 14 : (n < 4 ? 4 : n)) }')
+    mkdir star_index
+    STAR --runMode genomeGenerate --runThreadN ${task.cpus} --genomeDir star_index --genomeFastaFiles ref_genome.fa \\
+        --sjdbGTFfile ref_genes.gtf --sjdbOverhang 100 --genomeSAindexNbases \$nbases --outFileNamePrefix star_index/
+    rm ref_genome.fa ref_genes.gtf
+    """
+
+    stub:
+    """
+    mkdir star_index && touch star_index/SA
+    """
+}
