@@ -1,0 +1,347 @@
+// One synthesis of the whole app with the example config, then: per-stack assertions, IAM scoping,
+// cdk-nag (AwsSolutions + HIPAA Security) with every suppression explained, and cfn-lint on every template.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import t from 'tap';
+import { nagPacks } from '../../infra/src/app.js';
+import { acknowledgeFindings, SUPPRESSIONS } from '../../infra/src/nag.js';
+import { run } from '../helpers/exec.js';
+import { synthesize } from './platform.js';
+
+const { platform, outdir, templates } = synthesize();
+const tpl = {
+  network: Template.fromStack(platform.network),
+  database: Template.fromStack(platform.database),
+  storage: Template.fromStack(platform.storage),
+  batch: Template.fromStack(platform.batch),
+  api: Template.fromStack(platform.api),
+  triggers: Template.fromStack(platform.triggers),
+  observability: Template.fromStack(platform.observability),
+};
+type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
+const resourcesOf = (template: Template) => template.toJSON().Resources as Resources;
+
+t.test('the app synthesizes seven stacks, one template each', async (t) => {
+  t.equal(templates.length, 7);
+  for (const f of templates) t.ok(existsSync(f), path.basename(f));
+  t.same(platform.api.dependencies.map((s) => s.stackName).sort(), ['scrna-batch', 'scrna-database', 'scrna-network', 'scrna-storage']);
+});
+
+t.test('network: two AZs of public/private/isolated subnets, endpoints, flow logs, NACL on isolated', async (t) => {
+  const subnets = Object.values(resourcesOf(tpl.network)).filter((r) => r.Type === 'AWS::EC2::Subnet');
+  t.equal(subnets.length, 6);
+  tpl.network.resourceCountIs('AWS::EC2::FlowLog', 1);
+  tpl.network.resourceCountIs('AWS::EC2::VPCEndpoint', 8); // S3 gateway + 7 interface endpoints
+  tpl.network.hasResourceProperties('AWS::EC2::VPCEndpoint', { ServiceName: 'com.amazonaws.eu-west-1.batch', PrivateDnsEnabled: true });
+  tpl.network.hasResourceProperties('AWS::EC2::NetworkAclEntry', {
+    RuleNumber: 100,
+    Protocol: 6,
+    PortRange: { From: 5432, To: 5432 },
+    Egress: false,
+  });
+  for (const s of subnets) t.not((s.Properties as { MapPublicIpOnLaunch?: boolean }).MapPublicIpOnLaunch, true);
+});
+
+t.test('database: PostgreSQL 16, not public, encrypted, isolated, rotated secret, reachable only from its client groups', async (t) => {
+  tpl.database.hasResourceProperties('AWS::RDS::DBInstance', {
+    Engine: 'postgres',
+    EngineVersion: '16.13',
+    PubliclyAccessible: false,
+    StorageEncrypted: true,
+    KmsKeyId: Match.anyValue(),
+    MultiAZ: true,
+    DeletionProtection: true,
+    BackupRetentionPeriod: 14,
+    EnableCloudwatchLogsExports: ['postgresql', 'upgrade'],
+  });
+  tpl.database.hasResourceProperties('AWS::RDS::DBSubnetGroup', {
+    SubnetIds: Match.arrayWith([{ 'Fn::ImportValue': Match.stringLikeRegexp('isolatedSubnet1') }]),
+  });
+  tpl.database.hasResourceProperties('AWS::SecretsManager::RotationSchedule', { RotationRules: { ScheduleExpression: 'rate(30 days)' } });
+  tpl.database.hasResourceProperties('AWS::SecretsManager::Secret', { KmsKeyId: Match.anyValue() });
+  // No CIDR ingress anywhere in the database stack: only security-group-to-security-group rules.
+  for (const r of Object.values(resourcesOf(tpl.database))) {
+    if (r.Type === 'AWS::EC2::SecurityGroupIngress') t.ok(r.Properties.SourceSecurityGroupId, 'ingress from a security group');
+    if (r.Type === 'AWS::EC2::SecurityGroup') t.notOk(r.Properties.SecurityGroupIngress, 'no inline CIDR ingress');
+  }
+});
+
+t.test('storage: every bucket blocks public access, denies non-TLS, logs access; lifecycle and EventBridge', async (t) => {
+  const resources = resourcesOf(tpl.storage);
+  const buckets = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::S3::Bucket');
+  t.equal(buckets.length, 4);
+  const policies = Object.values(resources).filter((r) => r.Type === 'AWS::S3::BucketPolicy');
+  for (const [id, bucket] of buckets) {
+    t.same(
+      bucket.Properties.PublicAccessBlockConfiguration,
+      { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      `${id} blocks public access`,
+    );
+    const policy = policies.find((p) => JSON.stringify(p.Properties.Bucket) === JSON.stringify({ Ref: id }));
+    const statements = (policy?.Properties.PolicyDocument as { Statement: Record<string, unknown>[] } | undefined)?.Statement ?? [];
+    t.ok(
+      statements.some(
+        (s) => s.Effect === 'Deny' && JSON.stringify(s.Condition) === JSON.stringify({ Bool: { 'aws:SecureTransport': 'false' } }),
+      ),
+      `${id} denies requests without TLS`,
+    );
+    if (!id.startsWith('AccessLogs')) {
+      t.ok(bucket.Properties.LoggingConfiguration, `${id} logs access`);
+      t.equal(
+        (
+          bucket.Properties.BucketEncryption as {
+            ServerSideEncryptionConfiguration: { ServerSideEncryptionByDefault: { SSEAlgorithm: string } }[];
+          }
+        ).ServerSideEncryptionConfiguration[0]?.ServerSideEncryptionByDefault.SSEAlgorithm,
+        'aws:kms',
+        `${id} is KMS-encrypted`,
+      );
+    }
+  }
+  tpl.storage.hasResourceProperties('AWS::S3::Bucket', {
+    BucketName: 'scrna-work-123456789012-eu-west-1',
+    LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ ExpirationInDays: 30, Status: 'Enabled' })]) },
+  });
+  tpl.storage.hasResourceProperties('AWS::S3::Bucket', {
+    BucketName: 'scrna-raw-123456789012-eu-west-1',
+    NotificationConfiguration: { EventBridgeConfiguration: { EventBridgeEnabled: true } },
+  });
+  t.notOk(
+    Object.values(resources).some((r) => r.Type === 'Custom::S3BucketNotifications'),
+    'EventBridge is enabled without a custom resource',
+  );
+});
+
+t.test('batch: the head queue uses only on-demand capacity; tasks run on spot; scratch disk; head job definition', async (t) => {
+  const resources = resourcesOf(tpl.batch);
+  const queues = Object.values(resources).filter((r) => r.Type === 'AWS::Batch::JobQueue');
+  const ceOf = (queueName: string) => {
+    const q = queues.find((r) => r.Properties.JobQueueName === queueName);
+    const order = q?.Properties.ComputeEnvironmentOrder as { ComputeEnvironment: { 'Fn::GetAtt': [string, string] } }[];
+    t.ok(order?.length, `${queueName} has compute environments`);
+    return order.map(
+      (o) => resources[o.ComputeEnvironment['Fn::GetAtt'][0]]!.Properties as { Type: string; ComputeResources: Record<string, unknown> },
+    );
+  };
+  for (const ce of ceOf('scrna-head')) {
+    t.equal(ce.Type, 'managed');
+    t.equal(ce.ComputeResources.Type, 'EC2', 'head compute environment is on-demand EC2');
+    t.notOk(ce.ComputeResources.BidPercentage);
+  }
+  for (const ce of ceOf('scrna-tasks')) {
+    t.equal(ce.ComputeResources.Type, 'SPOT');
+    t.equal(ce.ComputeResources.AllocationStrategy, 'SPOT_PRICE_CAPACITY_OPTIMIZED');
+    t.match(JSON.stringify(ce.ComputeResources.Subnets), /privateSubnet1.*privateSubnet2/, 'tasks run in the private subnets');
+  }
+  tpl.batch.hasResourceProperties('AWS::EC2::LaunchTemplate', {
+    LaunchTemplateData: Match.objectLike({
+      BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { VolumeSize: 500, Encrypted: true, VolumeType: 'gp3' } }],
+      MetadataOptions: Match.objectLike({ HttpTokens: 'required' }),
+    }),
+  });
+  tpl.batch.hasResourceProperties('AWS::Batch::JobDefinition', {
+    JobDefinitionName: 'scrna-head-node',
+    ContainerProperties: Match.objectLike({
+      Image: Match.anyValue(),
+      JobRoleArn: Match.anyValue(),
+      Environment: Match.arrayWith([
+        { Name: 'SCRNA_API_URL', Value: 'http://api.scrna.internal:8080' },
+        { Name: 'SCRNA_BATCH_TASK_QUEUE', Value: Match.anyValue() },
+        { Name: 'SCRNA_BATCH_LOG_GROUP', Value: Match.anyValue() },
+      ]),
+    }),
+  });
+  const image = JSON.stringify(
+    (Object.values(resources).find((r) => r.Type === 'AWS::Batch::JobDefinition')!.Properties.ContainerProperties as { Image: unknown })
+      .Image,
+  );
+  t.match(image, /scrna\/head-node:0\.1\.0/);
+});
+
+t.test('api: Fargate service behind HTTPS, health check, secrets from Secrets Manager, migration task, autoscaling', async (t) => {
+  tpl.api.hasResourceProperties('AWS::ECS::Service', {
+    LaunchType: 'FARGATE',
+    NetworkConfiguration: Match.objectLike({ AwsvpcConfiguration: Match.objectLike({ AssignPublicIp: 'DISABLED' }) }),
+  });
+  tpl.api.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { HealthCheckPath: '/healthz', Port: 8080, TargetType: 'ip' });
+  tpl.api.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 443, Protocol: 'HTTPS' });
+  tpl.api.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+    Port: 80,
+    DefaultActions: [Match.objectLike({ Type: 'redirect', RedirectConfig: Match.objectLike({ Protocol: 'HTTPS', Port: '443' }) })],
+  });
+  const taskDefs = Object.values(resourcesOf(tpl.api)).filter((r) => r.Type === 'AWS::ECS::TaskDefinition');
+  t.equal(taskDefs.length, 2, 'service and migration task definitions');
+  const containers = taskDefs.map((td) => (td.Properties.ContainerDefinitions as Record<string, unknown>[])[0]!);
+  const service = containers.find((c) => c.Name === 'api')!;
+  const migrate = containers.find((c) => c.Name === 'migrate')!;
+  t.same(
+    (service.PortMappings as { ContainerPort: number }[]).map((p) => p.ContainerPort),
+    [8080],
+  );
+  const secretNames = (c: Record<string, unknown>) => (c.Secrets as { Name: string; ValueFrom: unknown }[]).map((s) => s.Name).sort();
+  t.same(secretNames(service), ['PGDATABASE', 'PGHOST', 'PGPASSWORD', 'PGPORT', 'PGUSER', 'SCRNA_ADMIN_TOKEN']);
+  t.same(secretNames(migrate), ['PGDATABASE', 'PGHOST', 'PGPASSWORD', 'PGPORT', 'PGUSER']);
+  t.same(migrate.Command, ['node', 'api/bin/scrna.js', 'migrate']);
+  const env = Object.fromEntries((service.Environment as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]));
+  t.match(env, {
+    PORT: '8080',
+    HOST: '0.0.0.0',
+    SCRNA_LAUNCHER: 'awsbatch',
+    SCRNA_RESULT_STORE: 's3',
+    SCRNA_LOG_SOURCE: 'cloudwatch',
+    AWS_REGION: 'eu-west-1',
+  });
+  for (const k of [
+    'SCRNA_BATCH_HEAD_QUEUE',
+    'SCRNA_BATCH_TASK_QUEUE',
+    'SCRNA_BATCH_HEAD_JOB_DEFINITION',
+    'SCRNA_RAW_BUCKET',
+    'SCRNA_WORK_BUCKET',
+    'SCRNA_RESULTS_BUCKET',
+    'SCRNA_BATCH_LOG_GROUP',
+  ]) {
+    t.ok(env[k], `${k} is set`);
+  }
+  t.notOk(
+    Object.keys(env).some((k) => /PASSWORD|TOKEN|SECRET/.test(k)),
+    'no credential is a plain environment variable',
+  );
+  tpl.api.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 2, MaxCapacity: 6 });
+  tpl.api.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/scrna/api', RetentionInDays: 365, KmsKeyId: Match.anyValue() });
+});
+
+t.test('IAM: no "*" resource for S3, logs or Batch except the calls AWS cannot scope', async (t) => {
+  // Actions with no resource-level permissions (AWS service authorization reference): "*" is required.
+  const unscopable =
+    /^(batch:(Describe|List)\w+|ecs:Describe\w+|ec2:Describe\w+|ecr:GetAuthorizationToken|ec2:(Create|Delete|Describe|Assign|Unassign)\w*NetworkInterface\w*|xray:\w+)$/;
+  let checked = 0;
+  for (const [name, template] of Object.entries(tpl)) {
+    for (const [id, r] of Object.entries(resourcesOf(template))) {
+      if (r.Type !== 'AWS::IAM::Policy') continue;
+      for (const st of (r.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement) {
+        const actions = ([] as string[]).concat(st.Action);
+        const resources = ([] as unknown[]).concat(st.Resource);
+        checked++;
+        if (resources.includes('*')) {
+          for (const a of actions) t.match(a, unscopable, `${name}/${id}: "${a}" on "*" must be an unscopable call`);
+        }
+        for (const a of actions.filter((x) => /^(s3|logs|batch):/.test(x) && !unscopable.test(x))) {
+          for (const res of resources) t.not(res, '*', `${name}/${id}: ${a} is scoped`);
+        }
+        if (actions.some((a) => a.startsWith('s3:'))) {
+          const text = JSON.stringify(resources);
+          t.match(text, /(Raw|Work|Results)[0-9A-F]+|AccessLogs/, `${name}/${id}: S3 access names a platform bucket`);
+        }
+        if (actions.some((a) => /^logs:(GetLogEvents|FilterLogEvents)$/.test(a))) {
+          t.match(JSON.stringify(resources), /JobLogs/, `${name}/${id}: log reads are limited to the Batch log group`);
+        }
+      }
+    }
+  }
+  t.ok(checked > 10, `${checked} statements checked`);
+  // The head job submits only to the task queue and nf-* job definitions.
+  tpl.batch.hasResourceProperties('AWS::IAM::Policy', {
+    PolicyDocument: {
+      Statement: Match.arrayWith([
+        Match.objectLike({
+          Sid: 'SubmitTasks',
+          Resource: [
+            { 'Fn::GetAtt': [Match.stringLikeRegexp('TaskQueue'), 'JobQueueArn'] },
+            'arn:aws:batch:eu-west-1:123456789012:job-definition/nf-*',
+          ],
+        }),
+      ]),
+    },
+  });
+});
+
+t.test('triggers: only FASTQ keys in the raw bucket reach the bundled Lambda; retries and dead letters', async (t) => {
+  tpl.triggers.hasResourceProperties('AWS::Events::Rule', {
+    EventPattern: {
+      source: ['aws.s3'],
+      'detail-type': ['Object Created'],
+      detail: { bucket: { name: [Match.anyValue()] }, object: { key: [{ suffix: '.fastq.gz' }, { suffix: '.fq.gz' }] } },
+    },
+    Targets: [
+      Match.objectLike({ RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 21600 }, DeadLetterConfig: Match.anyValue() }),
+    ],
+  });
+  tpl.triggers.hasResourceProperties('AWS::Lambda::Function', {
+    Handler: 'index.handler',
+    Runtime: 'nodejs24.x',
+    ReservedConcurrentExecutions: 1,
+    DeadLetterConfig: Match.anyValue(),
+    VpcConfig: Match.anyValue(),
+    Environment: {
+      Variables: Match.objectLike({ SCRNA_PUBLIC_URL: 'http://api.scrna.internal:8080', SCRNA_FASTQ_SUFFIXES: '.fastq.gz,.fq.gz' }),
+    },
+  });
+  tpl.triggers.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumRetryAttempts: 2 });
+  tpl.triggers.hasResourceProperties('AWS::SQS::Queue', { KmsMasterKeyId: Match.anyValue() });
+  // Bundled by the local esbuild (there is no Docker here): the asset holds one ESM file.
+  const fn = platform.triggers.function.node.defaultChild as unknown as { code: { s3Key: string } };
+  t.ok(fn.code.s3Key, 'code is a file asset');
+  const bundle = readdirSync(outdir)
+    .map((d) => path.join(outdir, d, 'index.mjs'))
+    .find((f) => existsSync(f));
+  t.ok(bundle, 'bundled index.mjs exists in the cloud assembly');
+  t.match(readFileSync(bundle!, 'utf8'), /\/api\/v1/);
+});
+
+t.test('observability: failed-run and stuck-queue alarms to an encrypted topic, job-event metrics, dashboard', async (t) => {
+  tpl.observability.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    AlarmName: 'scrna-failed-runs',
+    MetricName: 'FailedRuns',
+    Namespace: 'scrna',
+  });
+  tpl.observability.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'scrna-batch-queue-stuck', Metrics: Match.anyValue() });
+  tpl.observability.hasResourceProperties('AWS::Logs::MetricFilter', {
+    MetricTransformations: [Match.objectLike({ MetricName: 'FailedRuns' })],
+    FilterPattern: Match.anyValue(),
+  });
+  tpl.observability.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+  tpl.observability.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.org' });
+  tpl.observability.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  for (const template of Object.values(tpl)) {
+    for (const r of Object.values(resourcesOf(template))) {
+      if (r.Type === 'AWS::Logs::LogGroup') {
+        t.ok(r.Properties.RetentionInDays, `${r.Properties.LogGroupName as string} has a retention`);
+        t.ok(r.Properties.KmsKeyId, `${r.Properties.LogGroupName as string} is KMS-encrypted`);
+      }
+    }
+  }
+});
+
+t.test('cdk-nag AwsSolutions and HIPAA Security: zero unacknowledged findings, every acknowledgement explained', async (t) => {
+  const packs = nagPacks(platform.app);
+  const acknowledged = acknowledgeFindings(platform.app, packs, 'scrna');
+  const remaining = packs.flatMap((p) =>
+    p.validateScope(platform.app).violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} ${r.constructPath}`)),
+  );
+  t.same(remaining, [], 'no unacknowledged findings');
+  t.ok(acknowledged.length > 0);
+  for (const a of acknowledged) t.ok(a.reason.length >= 40, `${a.ruleName} on ${a.path} has a reason`);
+  // No stale entries: each suppression in the table is still needed by some finding.
+  for (const s of SUPPRESSIONS) {
+    t.ok(
+      acknowledged.some((a) => a.ruleName.startsWith(s.rule) && a.reason === s.reason),
+      `suppression ${s.rule} ${s.path} is used`,
+    );
+  }
+  t.comment(`cdk-nag: ${acknowledged.length} findings acknowledged by ${SUPPRESSIONS.length} table entries, 0 unacknowledged`);
+});
+
+t.test('cfn-lint: every synthesized template has zero errors', async (t) => {
+  const res = await run('cfn-lint', ['--format', 'json', '--', ...templates]);
+  const findings = JSON.parse(res.stdout || '[]') as { Level: string; Rule: { Id: string }; Message: string; Filename: string }[];
+  const errors = findings.filter((f) => f.Level === 'Error');
+  t.same(
+    errors.map((e) => `${path.basename(e.Filename)} ${e.Rule.Id} ${e.Message}`),
+    [],
+  );
+  t.equal(res.code! & 2, 0, 'cfn-lint exit status has no error bit');
+  t.comment(
+    `cfn-lint: ${templates.length} templates, ${errors.length} errors, ${findings.filter((f) => f.Level === 'Warning').length} warnings`,
+  );
+});
