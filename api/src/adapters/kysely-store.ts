@@ -214,6 +214,10 @@ export class KyselyStore implements RunStore {
     return rows[0] ? toRun(rows[0]) : null;
   }
 
+  async deleteRun(id: string): Promise<void> {
+    await this.db.deleteFrom('runs').where('id', '=', id).execute();
+  }
+
   async runTokenHash(id: string): Promise<string | null> {
     const r = await this.db.selectFrom('runs').select('token_hash').where('id', '=', id).executeTakeFirst();
     return r?.token_hash ?? null;
@@ -691,6 +695,11 @@ export class KyselyStore implements RunStore {
   async findToken(hash: string): Promise<{ id: string; admin: boolean } | null> {
     const r = await this.db.selectFrom('tokens').select(['id', 'admin']).where('token_hash', '=', hash).executeTakeFirst();
     return r ?? null;
+  }
+
+  async findRunByTokenHash(hash: string): Promise<string | null> {
+    const r = await this.db.selectFrom('runs').select('id').where('token_hash', '=', hash).executeTakeFirst();
+    return r?.id ?? null;
   }
 
   async createToken(t: { id: string; name: string; hash: string; admin: boolean }): Promise<void> {

@@ -55,6 +55,7 @@ const m0001: Migration = {
     await sql`CREATE INDEX runs_created ON runs (created_at DESC, id DESC)`.execute(db);
     await sql`CREATE INDEX runs_status ON runs (status, created_at DESC)`.execute(db);
     await sql`CREATE INDEX runs_submitter ON runs (submitter, created_at DESC)`.execute(db);
+    await sql`CREATE INDEX runs_token ON runs (token_hash) WHERE token_hash IS NOT NULL`.execute(db);
 
     await sql`
       CREATE TABLE run_labels (

@@ -134,6 +134,7 @@ export interface ResultsBundle {
 export interface RunStore {
   createRun(r: NewRun): Promise<Run>;
   getRun(id: string): Promise<Run | null>;
+  deleteRun(id: string): Promise<void>;
   runTokenHash(id: string): Promise<string | null>;
   listRuns(q: RunQuery): Promise<{ items: Run[]; total: number }>;
   patchRun(id: string, patch: RunPatch): Promise<void>;
@@ -161,6 +162,7 @@ export interface RunStore {
   barcodeRanks(runId: string): Promise<{ sample: string[]; rank: number[]; umi_count: number[]; is_cell: boolean[] }>;
 
   findToken(hash: string): Promise<{ id: string; admin: boolean } | null>;
+  findRunByTokenHash(hash: string): Promise<string | null>;
   createToken(t: { id: string; name: string; hash: string; admin: boolean }): Promise<void>;
   registerUpload(u: {
     id: string;
@@ -179,6 +181,8 @@ export interface LaunchSpec {
   launchDir: string;
   outdir: string;
   profiles: string[];
+  /** Samplesheet path, or null when the profile brings its own data (test). */
+  input: string | null;
   resume: boolean;
   env: Record<string, string>;
   /** Called once when the Nextflow process ends. */
@@ -188,7 +192,7 @@ export interface LaunchSpec {
 export interface Launcher {
   readonly name: string;
   /** The command a launch runs (shown by POST /runs/validate). */
-  command(spec: Pick<LaunchSpec, 'launchDir' | 'outdir' | 'profiles' | 'resume'>): string[];
+  command(spec: Pick<LaunchSpec, 'launchDir' | 'outdir' | 'profiles' | 'resume' | 'input'>): string[];
   launch(spec: LaunchSpec): Promise<{ nativeId: string }>;
   cancel(nativeId: string): Promise<void>;
   isAlive(nativeId: string): Promise<boolean>;

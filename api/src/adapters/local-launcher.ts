@@ -1,0 +1,102 @@
+// Launcher that runs `nextflow run` as a child process in the run's launch directory. The child leads its own
+// process group (so cancel reaches its tasks) and survives an API restart; its exit status is written to a file
+// so a restarted API can still tell how it ended.
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Launcher, LaunchSpec } from '../domain/ports.js';
+
+const EXIT_FILE = '.scrna-exitcode';
+
+export class LocalLauncher implements Launcher {
+  readonly name = 'local';
+  private readonly watchers = new Map<string, NodeJS.Timeout>();
+
+  constructor(
+    private readonly nextflow: string,
+    private readonly pipeline: string,
+    private readonly extraEnv: Record<string, string> = {},
+  ) {}
+
+  command(spec: Pick<LaunchSpec, 'launchDir' | 'outdir' | 'profiles' | 'resume' | 'input'>): string[] {
+    const profiles = [...spec.profiles, 'platform'];
+    return [
+      'nextflow',
+      'run',
+      this.pipeline,
+      '-profile',
+      profiles.join(','),
+      '-params-file',
+      path.join(spec.launchDir, 'params.json'),
+      '--outdir',
+      spec.outdir,
+      '-work-dir',
+      path.join(spec.launchDir, 'work'),
+      ...(spec.input ? ['--input', spec.input] : []),
+      ...(spec.resume ? ['-resume'] : []),
+    ];
+  }
+
+  async launch(spec: LaunchSpec): Promise<{ nativeId: string }> {
+    const [, ...args] = this.command(spec);
+    const log = openSync(path.join(spec.launchDir, 'nextflow.stdout'), 'a');
+    // sh records the exit status next to the run, then exits with it.
+    const child = spawn('sh', ['-c', `"$0" "$@"; s=$?; echo $s > ${EXIT_FILE}; exit $s`, this.nextflow, ...args], {
+      cwd: spec.launchDir,
+      detached: true,
+      stdio: ['ignore', log, log],
+      env: { ...process.env, ...this.extraEnv, ...spec.env, NXF_ANSI_LOG: 'false', TZ: 'UTC' },
+    });
+    closeSync(log);
+    const pid = await new Promise<number>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('spawn', () => resolve(child.pid!));
+    });
+    child.once('exit', (code, signal) => spec.onExit(code, signal));
+    child.unref();
+    return { nativeId: `${pid}@${spec.launchDir}` };
+  }
+
+  private parse(nativeId: string): { pid: number; dir: string } {
+    const at = nativeId.indexOf('@');
+    return { pid: Number(nativeId.slice(0, at)), dir: nativeId.slice(at + 1) };
+  }
+
+  async cancel(nativeId: string): Promise<void> {
+    const { pid } = this.parse(nativeId);
+    try {
+      // Nextflow handles SIGTERM by stopping its tasks and writing the trace of what ran.
+      process.kill(-pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+
+  async isAlive(nativeId: string): Promise<boolean> {
+    try {
+      process.kill(this.parse(nativeId).pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  watch(nativeId: string, onExit: LaunchSpec['onExit']): void {
+    if (this.watchers.has(nativeId)) return;
+    const t = setInterval(async () => {
+      if (await this.isAlive(nativeId)) return;
+      clearInterval(t);
+      this.watchers.delete(nativeId);
+      const text = await readFile(path.join(this.parse(nativeId).dir, EXIT_FILE), 'utf8').catch(() => null);
+      onExit(text === null ? null : Number(text.trim()), null);
+    }, 1000);
+    t.unref();
+    this.watchers.set(nativeId, t);
+  }
+
+  close(): void {
+    for (const t of this.watchers.values()) clearInterval(t);
+    this.watchers.clear();
+  }
+}

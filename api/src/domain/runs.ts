@@ -1,0 +1,333 @@
+// Run lifecycle: validate and launch, follow the trace while running, finish (final trace import, results ingest),
+// cancel, relaunch with -resume, and trace uploads.
+import { randomUUID } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { hashToken, newToken } from './auth.js';
+import { ClientError, type ErrorDetail } from './errors.js';
+import type { RunNotifier } from './notifier.js';
+import type { Launcher, ResultStore, Run, RunStore } from './ports.js';
+import { TERMINAL } from './ports.js';
+import type { ResultsService } from './results.js';
+import { parseTrace, TraceParseError } from './trace-parser.js';
+import type { LaunchValidator } from './validation.js';
+import { checkTimeZone } from './values.js';
+
+export interface RunRequest {
+  params?: Record<string, unknown>;
+  samplesheet?: string;
+  profiles?: string[];
+  name?: string;
+  labels?: Record<string, string>;
+  submitter?: string;
+}
+
+/** Profiles a client may ask for; the launcher adds its own (platform, and awsbatch on AWS). */
+export const CLIENT_PROFILES = ['test', 'stub', 'local'];
+const LABEL_KEY = /^[A-Za-z0-9_.:/-]{1,63}$/;
+// Set by the platform on the command line, not by the client's params.
+const PLATFORM_PARAMS = ['input', 'outdir'];
+
+export interface RunServiceDeps {
+  store: RunStore;
+  launcher: Launcher;
+  files: ResultStore;
+  results: ResultsService;
+  notifier: RunNotifier;
+  validator: () => Promise<LaunchValidator>;
+  dataDir: string;
+  publicUrl: string;
+  log: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void };
+  /** How often a running run's trace file is re-imported (the live view until events arrive). */
+  traceFollowMs?: number;
+}
+
+const friendlyName = () => `run-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, '')}`;
+
+export class RunService {
+  private readonly followers = new Map<string, NodeJS.Timeout>();
+  private readonly finishing = new Map<string, Promise<void>>();
+
+  constructor(private readonly d: RunServiceDeps) {}
+
+  private launchPaths(runId: string, launchDir?: string | null) {
+    const dir = launchDir ?? path.join(this.d.dataDir, 'runs', runId);
+    return { launchDir: dir, outdir: path.join(dir, 'results') };
+  }
+
+  /** Checks a request without side effects; returns errors and the command that would run. */
+  async validate(req: RunRequest): Promise<{ valid: boolean; errors: ErrorDetail[]; command: string }> {
+    const errors: ErrorDetail[] = [];
+    const profiles = req.profiles ?? [];
+    profiles.forEach((p, i) => {
+      if (!CLIENT_PROFILES.includes(p))
+        errors.push({ field: `profiles[${i}]`, message: `profile must be one of ${CLIENT_PROFILES.join(', ')}` });
+    });
+    for (const [k, v] of Object.entries(req.labels ?? {})) {
+      if (!LABEL_KEY.test(k)) errors.push({ field: `labels.${k}`, message: 'label keys are 1-63 letters, digits or _.:/-' });
+      if (typeof v !== 'string' || v.length > 255)
+        errors.push({ field: `labels.${k}`, message: 'label values are strings of at most 255 characters' });
+    }
+    const params = req.params ?? {};
+    for (const k of PLATFORM_PARAMS)
+      if (k in params)
+        errors.push({
+          field: `params.${k}`,
+          message: `${k} is set by the platform${k === 'input' ? ' (send the samplesheet text instead)' : ''}`,
+        });
+    const validator = await this.d.validator();
+    const hasSheet = typeof req.samplesheet === 'string' && req.samplesheet.trim() !== '';
+    if (hasSheet) errors.push(...validator.validateSamplesheet(req.samplesheet!, String(params.input_type ?? 'fastq')).errors);
+    else if (!profiles.includes('test'))
+      errors.push({ field: 'samplesheet', message: 'a samplesheet is required (or use the test profile)' });
+    const effective = { ...params, input: hasSheet ? 'samplesheet.csv' : undefined, outdir: 'results' };
+    if (!hasSheet) delete effective.input;
+    errors.push(...validator.validateParams(effective, { inputProvided: hasSheet || profiles.includes('test') }));
+    const p = this.launchPaths('<run-id>');
+    const input = hasSheet ? path.join(p.launchDir, 'samplesheet.csv') : null;
+    const command = this.d.launcher.command({ launchDir: p.launchDir, outdir: p.outdir, profiles, resume: false, input });
+    return { valid: errors.length === 0, errors, command: command.join(' ') };
+  }
+
+  async create(req: RunRequest): Promise<Run> {
+    const v = await this.validate(req);
+    if (!v.valid) throw new ClientError(400, v.errors[0]!.message, { ...v.errors[0], errors: v.errors });
+    const id = randomUUID();
+    const token = newToken();
+    const { launchDir, outdir } = this.launchPaths(id);
+    await mkdir(launchDir, { recursive: true });
+    const hasSheet = !!req.samplesheet?.trim();
+    await writeFile(path.join(launchDir, 'params.json'), JSON.stringify(req.params ?? {}, null, 2));
+    if (hasSheet) await writeFile(path.join(launchDir, 'samplesheet.csv'), req.samplesheet!);
+    const profiles = req.profiles ?? [];
+    const run = await this.d.store.createRun({
+      id,
+      name: req.name?.trim() || friendlyName(),
+      status: 'QUEUED',
+      source: 'platform',
+      submitter: req.submitter ?? null,
+      params: req.params ?? {},
+      profiles,
+      samplesheet: req.samplesheet ?? null,
+      launcher: this.d.launcher.name,
+      launchDir,
+      outdir,
+      tokenHash: hashToken(token),
+      labels: req.labels ?? {},
+    });
+    return this.start(run, token, false, hasSheet);
+  }
+
+  private async start(run: Run, token: string, resume: boolean, hasSheet: boolean): Promise<Run> {
+    const launchDir = run.launchDir!;
+    const outdir = run.outdir!;
+    const input = hasSheet ? path.join(launchDir, 'samplesheet.csv') : null;
+    const cmd = this.d.launcher.command({ launchDir, outdir, profiles: run.profiles, resume, input });
+    try {
+      const { nativeId } = await this.d.launcher.launch({
+        runId: run.id,
+        launchDir,
+        outdir,
+        profiles: run.profiles,
+        input,
+        resume,
+        env: { SCRNA_API_URL: this.d.publicUrl, SCRNA_API_TOKEN: token, SCRNA_RUN_ID: run.id },
+        onExit: (code, signal) => void this.finish(run.id, code, signal),
+      });
+      await this.d.store.advanceRun(run.id, 'SUBMITTED', { nativeId, commandLine: cmd.join(' '), startedAt: new Date().toISOString() });
+      this.follow(run.id);
+    } catch (e) {
+      this.d.log.error({ err: e, runId: run.id }, 'launch failed');
+      await this.d.store.advanceRun(run.id, 'FAILED', {
+        errorMessage: `launch failed: ${(e as Error).message}`,
+        completedAt: new Date().toISOString(),
+      });
+    }
+    this.d.notifier.changed(run.id);
+    return (await this.d.store.getRun(run.id))!;
+  }
+
+  private traceUri(run: Run): string | null {
+    return run.outdir ? this.d.files.join(run.outdir, 'pipeline_info/trace.txt') : null;
+  }
+
+  /** Re-imports the trace file whenever it grows (idempotent), until the run ends. */
+  private follow(runId: string): void {
+    if (this.followers.has(runId)) return;
+    let lastSize = -1;
+    const tick = async () => {
+      const run = await this.d.store.getRun(runId);
+      const uri = run && this.traceUri(run);
+      if (!uri) return;
+      const size = await this.d.files.size(uri);
+      if (size === null || size === lastSize) return;
+      lastSize = size;
+      await this.importTraceFile(runId, uri).catch((e) => this.d.log.warn({ err: e, runId }, 'trace follow'));
+      this.d.notifier.changed(runId);
+    };
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      void tick().finally(() => {
+        busy = false;
+      });
+    }, this.d.traceFollowMs ?? 2000);
+    timer.unref();
+    this.followers.set(runId, timer);
+  }
+
+  private async importTraceFile(runId: string, uri: string): Promise<number> {
+    // A trace being written may end in a partial line: only whole lines are imported while following.
+    const buf = await this.d.files.read(uri);
+    const end = buf.lastIndexOf(10);
+    if (end < 0) return 0;
+    const r = await this.d.store.importTasks(runId, parseTrace([buf.subarray(0, end + 1)]));
+    return r.rows;
+  }
+
+  /** The Nextflow process ended: last trace import, final status, results. */
+  finish(runId: string, code: number | null, signal: string | null): Promise<void> {
+    const existing = this.finishing.get(runId);
+    if (existing) return existing;
+    const p = this.doFinish(runId, code, signal).finally(() => this.finishing.delete(runId));
+    this.finishing.set(runId, p);
+    return p;
+  }
+
+  private async doFinish(runId: string, code: number | null, signal: string | null): Promise<void> {
+    const timer = this.followers.get(runId);
+    if (timer) clearInterval(timer);
+    this.followers.delete(runId);
+    const run = await this.d.store.getRun(runId);
+    if (!run) return;
+    const uri = this.traceUri(run);
+    if (uri && (await this.d.files.exists(uri)))
+      await this.importTraceFile(runId, uri).catch((e) => this.d.log.warn({ err: e, runId }, 'final trace import'));
+    const now = new Date().toISOString();
+    if (code === 0) await this.d.store.advanceRun(runId, 'COMPLETED', { exitStatus: 0, completedAt: now });
+    else
+      await this.d.store.advanceRun(runId, 'FAILED', {
+        exitStatus: code,
+        completedAt: now,
+        errorMessage: run.errorMessage ?? (signal ? `nextflow ended by ${signal}` : `nextflow exited with status ${code ?? 'unknown'}`),
+      });
+    const after = await this.d.store.getRun(runId);
+    if (after?.status === 'COMPLETED' && after.outdir && (await this.d.files.exists(this.d.files.join(after.outdir, 'manifest.json')))) {
+      await this.d.results.ingest(runId).catch((e) => this.d.log.warn({ err: e, runId }, 'results ingest'));
+    }
+    this.d.log.info({ runId, code, signal, status: after?.status }, 'run finished');
+    this.d.notifier.changed(runId);
+  }
+
+  async cancel(runId: string): Promise<Run> {
+    const run = await this.d.store.getRun(runId);
+    if (!run) throw new ClientError(404, 'run not found');
+    if (TERMINAL.has(run.status)) throw new ClientError(409, `the run is already ${run.status}`);
+    if (run.source !== 'platform' || !run.nativeId) {
+      // Not started by this platform (or never launched): nothing to stop, record the decision.
+      await this.d.store.advanceRun(runId, 'CANCELLED', { completedAt: new Date().toISOString() });
+    } else {
+      await this.d.store.advanceRun(runId, 'CANCELLED', { completedAt: new Date().toISOString(), errorMessage: 'cancelled by a user' });
+      await this.d.launcher.cancel(run.nativeId);
+    }
+    this.d.notifier.changed(runId);
+    return (await this.d.store.getRun(runId))!;
+  }
+
+  /** A new run in the same launch directory with -resume, so finished tasks come from the cache. */
+  async relaunch(runId: string): Promise<Run> {
+    const prev = await this.d.store.getRun(runId);
+    if (!prev) throw new ClientError(404, 'run not found');
+    if (prev.source !== 'platform' || !prev.launchDir) throw new ClientError(409, 'only runs launched by the platform can be relaunched');
+    if (!TERMINAL.has(prev.status)) throw new ClientError(409, `the run is still ${prev.status}: cancel it first`);
+    const token = newToken();
+    const id = randomUUID();
+    const run = await this.d.store.createRun({
+      id,
+      name: prev.name.replace(/( \(resumed( \d+)?\))?$/, ' (resumed)'),
+      status: 'QUEUED',
+      source: 'platform',
+      submitter: prev.submitter,
+      params: prev.params,
+      profiles: prev.profiles,
+      samplesheet: prev.samplesheet,
+      launcher: this.d.launcher.name,
+      launchDir: prev.launchDir,
+      outdir: prev.outdir,
+      tokenHash: hashToken(token),
+      resumedFrom: prev.id,
+      labels: prev.labels,
+    });
+    return this.start(run, token, true, !!prev.samplesheet?.trim());
+  }
+
+  /** Runs this launcher started before the API restarted: follow them again, or finish them if they are gone. */
+  async recover(): Promise<void> {
+    for (const run of await this.d.store.activeRuns(this.d.launcher.name)) {
+      if (!run.nativeId) continue;
+      this.d.launcher.watch(run.nativeId, (code, signal) => void this.finish(run.id, code, signal));
+      this.follow(run.id);
+    }
+  }
+
+  /** Imports a trace upload into a run; the whole file or nothing. */
+  async importTrace(runId: string, body: AsyncIterable<Uint8Array | string>, timeZone = 'UTC'): Promise<{ rows: number }> {
+    const tzError = checkTimeZone(timeZone);
+    if (tzError) throw new ClientError(400, tzError, { field: 'timeZone' });
+    if (!(await this.d.store.getRun(runId))) throw new ClientError(404, 'run not found');
+    try {
+      const r = await this.d.store.importTasks(runId, parseTrace(body, { timeZone }));
+      this.d.notifier.changed(runId);
+      return r;
+    } catch (e) {
+      if (e instanceof TraceParseError)
+        throw new ClientError(400, e.message, { field: e.field ?? 'trace', line: e.line, column: e.column });
+      throw e;
+    }
+  }
+
+  /** A run the API never saw, reconstructed from its trace file. */
+  async createFromTrace(
+    body: AsyncIterable<Uint8Array | string>,
+    opts: { name?: string; timeZone?: string; labels?: Record<string, string> },
+  ) {
+    const tzError = checkTimeZone(opts.timeZone ?? 'UTC');
+    if (tzError) throw new ClientError(400, tzError, { field: 'timeZone' });
+    const id = randomUUID();
+    const run = await this.d.store.createRun({
+      id,
+      name: opts.name?.trim() || `trace-${id.slice(0, 8)}`,
+      status: 'RUNNING',
+      source: 'trace',
+      labels: opts.labels,
+    });
+    try {
+      const r = await this.d.store.importTasks(id, parseTrace(body, { timeZone: opts.timeZone ?? 'UTC' }));
+      // Failed tasks that were retried or ignored do not fail the run; one that terminated it does.
+      const fatal = await this.d.store.listTasks(id, {
+        limit: 1,
+        offset: 0,
+        sort: 'task_id',
+        order: 'asc',
+        filters: [
+          { column: 'status', op: 'eq', value: 'FAILED' },
+          { column: 'error_action', op: 'like', value: 'TERMINATE' },
+        ],
+      });
+      await this.d.store.advanceRun(id, fatal.total > 0 ? 'FAILED' : 'COMPLETED');
+      this.d.notifier.changed(id);
+      return { run: (await this.d.store.getRun(id))!, rows: r.rows };
+    } catch (e) {
+      await this.d.store.deleteRun(run.id);
+      if (e instanceof TraceParseError)
+        throw new ClientError(400, e.message, { field: e.field ?? 'trace', line: e.line, column: e.column });
+      throw e;
+    }
+  }
+
+  close(): void {
+    for (const t of this.followers.values()) clearInterval(t);
+    this.followers.clear();
+  }
+}

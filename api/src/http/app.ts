@@ -1,0 +1,205 @@
+// The Fastify application: OpenAPI (generated from the route schemas), error mapping (4xx with the field, never a
+// 5xx for client input), optional response checking against the declared schemas, and the built UI at /.
+import { existsSync } from 'node:fs';
+import { STATUS_CODES } from 'node:http';
+import path from 'node:path';
+import fastifyStatic from '@fastify/static';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import { Ajv, type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Authenticator, Principal } from '../domain/auth.js';
+import { ClientError } from '../domain/errors.js';
+import type { EventIngester } from '../domain/event-ingester.js';
+import type { RunNotifier } from '../domain/notifier.js';
+import type { LogSource, RunStore } from '../domain/ports.js';
+import type { ResultsService } from '../domain/results.js';
+import type { RunService } from '../domain/runs.js';
+import type { LaunchValidator } from '../domain/validation.js';
+import { registerEventRoutes } from './routes/events.js';
+import { registerMiscRoutes } from './routes/misc.js';
+import { registerResultRoutes } from './routes/results.js';
+import { registerRunRoutes } from './routes/runs.js';
+import { ErrorBody } from './schemas.js';
+
+export interface Services {
+  store: RunStore;
+  runs: RunService;
+  results: ResultsService;
+  ingester: EventIngester;
+  auth: Authenticator;
+  logs: LogSource;
+  notifier: RunNotifier;
+  validator: () => Promise<LaunchValidator>;
+  requireAuth: boolean;
+  adminConfigured: boolean;
+  uiBuildDir: string | null;
+  version: string;
+}
+
+export interface AppOptions {
+  logger?: boolean | object;
+  /** Check every JSON response against its declared schema and record mismatches (tests). */
+  checkResponses?: boolean;
+  /** Extra routes a benchmark compares against. */
+  benchBaseline?: boolean;
+}
+
+export interface ResponseViolation {
+  route: string;
+  status: number;
+  message: string;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: Services;
+    responseViolations: ResponseViolation[];
+    requireWriter(req: FastifyRequest): Promise<Principal | null>;
+  }
+}
+
+export function errorReply(reply: FastifyReply, status: number, message: string, detail: object = {}) {
+  return reply
+    .code(status)
+    .type('application/json')
+    .send({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message, ...detail });
+}
+
+function fieldOfValidation(err: {
+  validation?: { instancePath: string; params: Record<string, unknown> }[];
+  validationContext?: string;
+}): string {
+  const v = err.validation?.[0];
+  if (!v) return err.validationContext ?? 'body';
+  const at = v.instancePath.replace(/^\//, '').replaceAll('/', '.');
+  const missing = (v.params.missingProperty as string) ?? (v.params.additionalProperty as string) ?? '';
+  return (
+    [err.validationContext === 'body' ? '' : err.validationContext, at, missing].filter(Boolean).join('.') ||
+    (err.validationContext ?? 'body')
+  );
+}
+
+export async function buildApp(services: Services, opts: AppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    // Exploded OffsetDateTime values make single nf-weblog events tens of KB; batches of them are larger.
+    bodyLimit: 64 * 1024 * 1024,
+    ajv: { customOptions: { allErrors: false, coerceTypes: 'array', removeAdditional: false }, plugins: [] },
+    forceCloseConnections: true,
+    return503OnClosing: true,
+  });
+  app.decorate('services', services);
+  app.decorate('responseViolations', [] as ResponseViolation[]);
+  app.addSchema(ErrorBody);
+
+  if (opts.checkResponses) installResponseChecks(app);
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'scrna-platform API',
+        version: services.version,
+        description:
+          'System of record for single-cell RNA-seq runs: launch, live events (Nextflow weblog), trace import, results (QC, cells).',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'API token, or the per-run token handed to Nextflow' },
+          basic: { type: 'http', scheme: 'basic', description: 'user:token (nf-weblog weblog.basicToken)' },
+        },
+      },
+    },
+    refResolver: { buildLocalReference: (json, _base, _frag, i) => (json.$id as string) ?? `def-${i}` },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: never; validationContext?: string; code?: string }, req, reply) => {
+    if (err instanceof ClientError) return errorReply(reply, err.statusCode, err.message, err.detail);
+    if (err.validation) return errorReply(reply, 400, `${fieldOfValidation(err)}: ${err.message}`, { field: fieldOfValidation(err) });
+    const code = err.statusCode ?? 500;
+    if (code >= 400 && code < 500)
+      return errorReply(reply, code, err.message, err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ? { field: 'body' } : {});
+    req.log.error({ err }, 'request failed');
+    return errorReply(reply, 500, 'internal error');
+  });
+
+  app.decorate('requireWriter', async (req: FastifyRequest) => {
+    const p = await services.auth.authenticate(req.headers.authorization);
+    if (services.requireAuth && p?.kind !== 'api') throw new ClientError(401, 'an API token is required (Authorization: Bearer <token>)');
+    return p;
+  });
+
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
+  app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
+    try {
+      await services.store.ping();
+      return { ok: true };
+    } catch {
+      return reply.code(503).send({ ok: false });
+    }
+  });
+  app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  if (opts.benchBaseline) app.post('/bench/noop', { schema: { hide: true } }, async (_req, reply) => reply.code(204).send());
+
+  await registerRunRoutes(app);
+  await registerEventRoutes(app);
+  await registerResultRoutes(app);
+  await registerMiscRoutes(app);
+
+  const ui = services.uiBuildDir;
+  if (ui && existsSync(path.join(ui, 'index.html'))) {
+    await app.register(fastifyStatic, { root: ui, prefix: '/', wildcard: false, index: ['index.html'] });
+  }
+  app.setNotFoundHandler((req, reply) => {
+    const url = req.url.split('?')[0]!;
+    if (req.method === 'GET' && ui && !url.startsWith('/api/') && existsSync(path.join(ui, 'index.html'))) {
+      // SPA fallback: client-side routes load the app shell.
+      return reply.type('text/html').sendFile('index.html', ui);
+    }
+    return errorReply(reply, 404, `no route ${req.method} ${url}`);
+  });
+  return app;
+}
+
+/** Fastify serialises responses with their schema but does not reject a mismatch: check them here (tests turn this on). */
+function installResponseChecks(app: FastifyInstance) {
+  const ajv = new Ajv({ strict: false, allErrors: true });
+  (addFormats as unknown as (a: Ajv) => void)(ajv);
+  ajv.addSchema(ErrorBody);
+  const byRoute = new Map<string, Record<string, ValidateFunction | null>>();
+  app.addHook('onRoute', (r) => {
+    const response = (r.schema as { response?: Record<string, unknown> } | undefined)?.response;
+    if (!response) return;
+    const compiled: Record<string, ValidateFunction | null> = {};
+    for (const [status, schema] of Object.entries(response)) {
+      const s = schema as { content?: Record<string, { schema: object }>; format?: string };
+      // Responses with a content map are checked for their JSON form; Arrow, CSV, SSE and text are not JSON.
+      const json = s.content ? s.content['application/json']?.schema : s.format === 'binary' ? undefined : s;
+      compiled[status.toLowerCase()] = json ? ajv.compile(json) : null;
+    }
+    for (const m of Array.isArray(r.method) ? r.method : [r.method]) byRoute.set(`${m} ${r.url}`, compiled);
+  });
+  app.addHook('onSend', async (req, reply, payload) => {
+    const url = req.routeOptions.url;
+    if (!url || url.startsWith('/docs') || url === '/api/v1/openapi.json') return payload;
+    const schemas = byRoute.get(`${req.method} ${url}`);
+    const status = reply.statusCode;
+    const key = `${req.method} ${url}`;
+    if (!schemas) {
+      if (url.startsWith('/api/')) app.responseViolations.push({ route: key, status, message: 'route declares no response schema' });
+      return payload;
+    }
+    const fn = schemas[String(status)] ?? schemas[`${String(status)[0]}xx`] ?? schemas.default;
+    if (fn === undefined) {
+      app.responseViolations.push({ route: key, status, message: `status ${status} is not declared` });
+      return payload;
+    }
+    const ct = String(reply.getHeader('content-type') ?? '');
+    if (fn === null || !ct.includes('json') || typeof payload !== 'string') return payload;
+    if (!fn(JSON.parse(payload))) app.responseViolations.push({ route: key, status, message: ajv.errorsText(fn.errors) });
+    return payload;
+  });
+}

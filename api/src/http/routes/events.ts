@@ -1,0 +1,49 @@
+// POST /api/v1/events: nf-weblog JSON (one event or an array), queued and answered 202 at once.
+import type { FastifyInstance } from 'fastify';
+import { ClientError } from '../../domain/errors.js';
+import type { IncomingEvent } from '../../domain/ports.js';
+import { checkEvent, type WeblogEvent } from '../../domain/weblog.js';
+import { WeblogEventSchema } from '../schemas.js';
+import { E4xx } from './runs.js';
+
+export async function registerEventRoutes(app: FastifyInstance) {
+  const { auth, ingester } = app.services;
+  app.post(
+    '/api/v1/events',
+    {
+      schema: {
+        tags: ['events'],
+        summary: 'Nextflow weblog events (nf-weblog or the nf-scrna plugin), one object or an array',
+        description:
+          'Authenticated by the per-run token or an API token (Bearer, or Basic user:token as nf-weblog sends it). ' +
+          'Answers 202 before the events are written; duplicates (same run, event, task and attempt) are ignored. ' +
+          'A run not launched by the platform is created on its first event.',
+        security: [{ bearer: [] }, { basic: [] }],
+        body: { anyOf: [WeblogEventSchema, { type: 'array', items: WeblogEventSchema, maxItems: 100_000 }] },
+        response: {
+          202: { type: 'object', required: ['accepted'], properties: { accepted: { type: 'integer' } } },
+          ...E4xx,
+        },
+      },
+      // Checked by checkEvent below, which names the failing field with its array index.
+      validatorCompiler: () => () => true,
+    },
+    async (req, reply) => {
+      const p = await auth.authenticate(req.headers.authorization);
+      if (!p) throw new ClientError(401, 'a per-run or API token is required (Authorization: Bearer <token> or Basic user:token)');
+      if (!/json/i.test(req.headers['content-type'] ?? ''))
+        throw new ClientError(415, 'events are JSON: Content-Type: application/json', { field: 'content-type' });
+      const body = req.body as unknown;
+      const list = Array.isArray(body) ? body : [body];
+      for (let i = 0; i < list.length; i++) {
+        const err = checkEvent(list[i], Array.isArray(body) ? `[${i}]` : '');
+        if (err) throw new ClientError(400, `${err.field}: ${err.message}`, { field: err.field });
+      }
+      const receivedAt = new Date();
+      const tokenRunId = p.kind === 'run' ? p.runId : null;
+      const incoming: IncomingEvent[] = list.map((event) => ({ event: event as WeblogEvent, tokenRunId, receivedAt }));
+      if (!ingester.offer(incoming)) throw new ClientError(429, 'the event queue is full; try again shortly');
+      return reply.code(202).send({ accepted: incoming.length });
+    },
+  );
+}

@@ -1,0 +1,159 @@
+// Pipeline schemas for forms, API tokens, FASTQ upload registration, and the live run-change stream.
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { hashToken, newToken } from '../../domain/auth.js';
+import { ClientError } from '../../domain/errors.js';
+import { E4xx } from './runs.js';
+
+// bcl2fastq naming: <sample>_S<n>_L<lane>_<R1|R2|I1|I2>_001.fastq[.gz]
+const FASTQ_NAME = /(?:^|\/)([^/]+?)_S\d+_L(\d{3})_([RI][12])_\d{3}\.f(?:ast)?q(?:\.gz)?$/;
+
+export async function registerMiscRoutes(app: FastifyInstance) {
+  const { store, notifier, validator } = app.services;
+
+  app.get(
+    '/api/v1/schema/params',
+    {
+      schema: {
+        tags: ['schema'],
+        summary: "The pipeline's nextflow_schema.json",
+        response: { 200: { type: 'object', additionalProperties: true }, ...E4xx },
+      },
+    },
+    async () => (await validator()).schemas.params,
+  );
+  app.get(
+    '/api/v1/schema/samplesheet',
+    {
+      schema: {
+        tags: ['schema'],
+        summary: 'The samplesheet JSON schema (assets/schema_input.json; input_type=matrix gives the matrix sheet)',
+        querystring: { type: 'object', properties: { input_type: { type: 'string', enum: ['fastq', 'matrix'], default: 'fastq' } } },
+        response: { 200: { type: 'object', additionalProperties: true }, ...E4xx },
+      },
+    },
+    async (req) => {
+      const v = await validator();
+      const t = (req.query as { input_type?: string }).input_type ?? 'fastq';
+      const s = v.schemas.samplesheets[t];
+      if (!s) throw new ClientError(404, `this pipeline has no ${t} samplesheet`, { field: 'input_type' });
+      return s;
+    },
+  );
+
+  app.post(
+    '/api/v1/tokens',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Create an API token (admin); the token is shown once',
+        security: [{ bearer: [] }],
+        body: {
+          type: 'object',
+          required: ['name'],
+          additionalProperties: false,
+          properties: { name: { type: 'string', minLength: 1, maxLength: 100 }, admin: { type: 'boolean', default: false } },
+        },
+        response: {
+          201: {
+            type: 'object',
+            required: ['id', 'name', 'token', 'admin'],
+            properties: { id: { type: 'string' }, name: { type: 'string' }, token: { type: 'string' }, admin: { type: 'boolean' } },
+          },
+          ...E4xx,
+        },
+      },
+    },
+    async (req, reply) => {
+      const p = await app.services.auth.authenticate(req.headers.authorization);
+      // A local install with no admin token configured and auth not required is single-user: anyone may mint tokens.
+      const open = !app.services.requireAuth && !app.services.adminConfigured;
+      if (!open && !(p?.kind === 'api' && p.admin)) throw new ClientError(p ? 403 : 401, 'an admin token is required');
+      const { name, admin } = req.body as { name: string; admin?: boolean };
+      const token = newToken();
+      const id = randomUUID();
+      await store.createToken({ id, name, hash: hashToken(token), admin: !!admin });
+      return reply.code(201).send({ id, name, token, admin: !!admin });
+    },
+  );
+
+  app.post(
+    '/api/v1/uploads',
+    {
+      schema: {
+        tags: ['uploads'],
+        summary: 'Register an uploaded FASTQ (called by the S3 upload Lambda); sample, lane and read default from its bcl2fastq name',
+        body: {
+          type: 'object',
+          required: ['uri'],
+          additionalProperties: false,
+          properties: {
+            uri: { type: 'string', minLength: 1, maxLength: 2048, description: 's3://bucket/key or a local path' },
+            size: { type: 'integer', minimum: 0 },
+            sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+            sample: { type: 'string', maxLength: 200 },
+            lane: { type: 'integer', minimum: 1 },
+            read: { type: 'string', enum: ['R1', 'R2', 'I1', 'I2'] },
+          },
+        },
+        response: {
+          '2xx': {
+            type: 'object',
+            required: ['id', 'uri', 'created'],
+            properties: {
+              id: { type: 'string' },
+              uri: { type: 'string' },
+              sample: { type: ['string', 'null'] },
+              lane: { type: ['integer', 'null'] },
+              read: { type: ['string', 'null'] },
+              created: { type: 'boolean' },
+            },
+          },
+          ...E4xx,
+        },
+      },
+    },
+    async (req, reply) => {
+      await app.requireWriter(req);
+      const b = req.body as { uri: string; size?: number; sha256?: string; sample?: string; lane?: number; read?: string };
+      const m = FASTQ_NAME.exec(b.uri);
+      const rec = {
+        id: randomUUID(),
+        uri: b.uri,
+        sample: b.sample ?? m?.[1] ?? null,
+        lane: b.lane ?? (m ? Number(m[2]) : null),
+        read: b.read ?? m?.[3] ?? null,
+        size: b.size ?? null,
+        sha256: b.sha256 ?? null,
+      };
+      const r = await store.registerUpload(rec);
+      return reply
+        .code(r.created ? 201 : 200)
+        .send({ id: r.id, uri: rec.uri, sample: rec.sample, lane: rec.lane, read: rec.read, created: r.created });
+    },
+  );
+
+  app.get(
+    '/api/v1/stream/runs',
+    {
+      schema: {
+        tags: ['runs'],
+        summary: 'Server-sent events: `runs` {ids} whenever runs change (for live lists)',
+        response: { 200: { description: 'event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } } },
+      },
+    },
+    async (req, reply) => {
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+      raw.write(': connected\n\n');
+      const unsubscribe = notifier.subscribe((ids) => raw.write(`event: runs\ndata: ${JSON.stringify({ ids })}\n\n`));
+      const ping = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
+      req.raw.on('close', () => {
+        clearInterval(ping);
+        unsubscribe();
+        raw.end();
+      });
+    },
+  );
+}

@@ -1,0 +1,250 @@
+// Results: manifest ingest, per-sample QC, integration metrics, per-cell data (Arrow), barcode ranks, and logs.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ClientError } from '../../domain/errors.js';
+import type { LogRef, Run } from '../../domain/ports.js';
+import { TERMINAL } from '../../domain/ports.js';
+import { columnsToArrowStream } from '../arrow.js';
+import { idParam, Sample } from '../schemas.js';
+import { E4xx, getRunOr404 } from './runs.js';
+
+const ARROW = 'application/vnd.apache.arrow.stream';
+const TASK_DONE = new Set(['COMPLETED', 'FAILED', 'ABORTED', 'CACHED']);
+const arrowResponse = (description: string) => ({
+  200: { description, content: { [ARROW]: { schema: { type: 'string', format: 'binary' } } } },
+  ...E4xx,
+});
+const sseOrText = (description: string) => ({
+  200: {
+    description,
+    content: {
+      'text/plain': { schema: { type: 'string' } },
+      'text/event-stream': { schema: { type: 'string', description: 'events `log` {text,offset} then `end`' } },
+    },
+  },
+  ...E4xx,
+});
+
+/** Server-sent events of a log as it grows, until the run (or task) has ended and nothing new arrives. */
+async function followLog(
+  app: FastifyInstance,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  ref: () => Promise<{ ref: LogRef; done: boolean }>,
+) {
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  let closed = false;
+  req.raw.on('close', () => {
+    closed = true;
+  });
+  let offset = Number((req.query as { offset?: number }).offset ?? 0);
+  let idle = 0;
+  try {
+    while (!closed) {
+      const { ref: r, done } = await ref();
+      const chunk = await app.services.logs.read(r, offset);
+      if (chunk.text) {
+        offset = chunk.offset;
+        raw.write(`event: log\ndata: ${JSON.stringify({ text: chunk.text, offset })}\n\n`);
+        idle = 0;
+        continue;
+      }
+      if (done) break;
+      if (++idle % 30 === 0) raw.write(': keep-alive\n\n');
+      await sleep(500);
+    }
+    if (!closed) raw.write(`event: end\ndata: ${JSON.stringify({ offset })}\n\n`);
+  } finally {
+    raw.end();
+  }
+}
+
+export async function registerResultRoutes(app: FastifyInstance) {
+  const { store, results } = app.services;
+  const runOf = (req: FastifyRequest) => getRunOr404(app, (req.params as { id: string }).id);
+
+  app.post(
+    '/api/v1/runs/:id/results',
+    {
+      schema: {
+        tags: ['results'],
+        summary: "Ingest the run's results from <outdir>/manifest.json (checksums verified; replaces earlier ingests)",
+        params: idParam,
+        response: {
+          200: {
+            type: 'object',
+            required: ['samples', 'cells', 'outputs'],
+            properties: { samples: { type: 'integer' }, cells: { type: 'integer' }, outputs: { type: 'integer' } },
+          },
+          ...E4xx,
+        },
+      },
+    },
+    async (req) => {
+      await app.requireWriter(req);
+      const run = await runOf(req);
+      return results.ingest(run.id);
+    },
+  );
+
+  app.get(
+    '/api/v1/runs/:id/samples',
+    {
+      schema: {
+        tags: ['results'],
+        summary: 'Per-sample registration facts, count metrics and QC thresholds',
+        params: idParam,
+        response: { 200: { type: 'object', required: ['items'], properties: { items: { type: 'array', items: Sample } } }, ...E4xx },
+      },
+    },
+    async (req) => ({ items: await store.samples((await runOf(req)).id) }),
+  );
+
+  app.get(
+    '/api/v1/runs/:id/integration',
+    {
+      schema: {
+        tags: ['results'],
+        summary: 'Integration metrics (iLISI, cLISI, ARI, NMI before/after), cells, genes and clusters',
+        params: idParam,
+        response: { 200: { type: 'object', additionalProperties: true }, ...E4xx },
+      },
+    },
+    async (req) => {
+      const run = await runOf(req);
+      const integration = await store.integration(run.id);
+      if (!integration) throw new ClientError(404, 'no integration results for this run (not ingested yet?)');
+      return integration;
+    },
+  );
+
+  app.get(
+    '/api/v1/runs/:id/cells',
+    {
+      schema: {
+        tags: ['results'],
+        summary: 'Per-cell data as an Arrow IPC stream, only the selected columns',
+        params: idParam,
+        querystring: {
+          type: 'object',
+          properties: { columns: { type: 'string', description: 'comma-separated, e.g. umap_x,umap_y,leiden; default all' } },
+        },
+        response: arrowResponse('Arrow IPC stream, one row per cell kept after QC'),
+      },
+    },
+    async (req, reply) => {
+      const run = await runOf(req);
+      const available = await store.cellColumnNames(run.id);
+      const asked = (req.query as { columns?: string }).columns;
+      const columns = asked
+        ? [
+            ...new Set(
+              asked
+                .split(',')
+                .map((c) => c.trim())
+                .filter(Boolean),
+            ),
+          ]
+        : null;
+      for (const c of columns ?? [])
+        if (!available.includes(c))
+          throw new ClientError(400, `unknown column '${c}' (have ${available.join(', ')})`, { field: 'columns' });
+      const cols = await store.cells(run.id, columns);
+      if (!cols) throw new ClientError(404, 'no per-cell data for this run (not ingested yet?)');
+      return reply.type(ARROW).send(Buffer.from(columnsToArrowStream(cols)));
+    },
+  );
+
+  app.get(
+    '/api/v1/runs/:id/barcode-ranks',
+    {
+      schema: {
+        tags: ['results'],
+        summary: 'Barcode rank curves (sample, rank, umi_count, is_cell) as an Arrow IPC stream',
+        params: idParam,
+        response: arrowResponse('Arrow IPC stream'),
+      },
+    },
+    async (req, reply) => {
+      const run = await runOf(req);
+      const r = await store.barcodeRanks(run.id);
+      if (!r.rank.length) throw new ClientError(404, 'no barcode ranks for this run (not ingested yet?)');
+      return reply.type(ARROW).send(Buffer.from(columnsToArrowStream(r)));
+    },
+  );
+
+  const logQuery = (extra: object = {}) => ({
+    type: 'object',
+    properties: {
+      follow: { type: 'boolean', default: false, description: 'server-sent events until the run ends' },
+      offset: { type: 'integer', minimum: 0, default: 0, description: 'byte offset to start from' },
+      ...extra,
+    },
+  });
+
+  app.get(
+    '/api/v1/runs/:id/log',
+    {
+      schema: {
+        tags: ['logs'],
+        summary: "The run's .nextflow.log (text, or SSE with follow=1)",
+        params: idParam,
+        querystring: logQuery(),
+        response: sseOrText('log text'),
+      },
+    },
+    async (req, reply) => {
+      const run = await runOf(req);
+      const q = req.query as { follow?: boolean; offset?: number };
+      if (q.follow)
+        return followLog(app, req, reply, async () => {
+          const r = (await store.getRun(run.id)) as Run;
+          return { ref: { kind: 'run', run: r }, done: TERMINAL.has(r.status) };
+        });
+      const chunk = await app.services.logs.read({ kind: 'run', run }, q.offset ?? 0);
+      if (!chunk.exists) throw new ClientError(404, 'no log for this run');
+      return reply.type('text/plain; charset=utf-8').header('x-log-offset', String(chunk.offset)).send(chunk.text);
+    },
+  );
+
+  app.get(
+    '/api/v1/runs/:id/tasks/:taskId/log',
+    {
+      schema: {
+        tags: ['logs'],
+        summary: "A task's .command.out or .command.err (text, or SSE with follow=1)",
+        params: {
+          type: 'object',
+          required: ['id', 'taskId'],
+          properties: { id: { type: 'string', format: 'uuid' }, taskId: { type: 'integer', minimum: 0 } },
+        },
+        querystring: logQuery({ stream: { type: 'string', enum: ['out', 'err'], default: 'out' } }),
+        response: sseOrText('task output'),
+      },
+    },
+    async (req, reply) => {
+      const run = await runOf(req);
+      const { taskId } = req.params as { taskId: number };
+      const q = req.query as { follow?: boolean; offset?: number; stream?: 'out' | 'err' };
+      const stream = q.stream ?? 'out';
+      const task = await store.getTask(run.id, taskId);
+      if (!task) throw new ClientError(404, 'task not found', { field: 'taskId' });
+      if (q.follow)
+        return followLog(app, req, reply, async () => {
+          const t = (await store.getTask(run.id, taskId))!;
+          const r = (await store.getRun(run.id))!;
+          return { ref: { kind: 'task', run: r, task: t, stream }, done: TASK_DONE.has(String(t.status)) || TERMINAL.has(r.status) };
+        });
+      const chunk = await app.services.logs.read({ kind: 'task', run, task, stream }, q.offset ?? 0);
+      if (!chunk.exists) throw new ClientError(404, `no .command.${stream} for this task (not started, or its work directory is gone)`);
+      return reply.type('text/plain; charset=utf-8').header('x-log-offset', String(chunk.offset)).send(chunk.text);
+    },
+  );
+}

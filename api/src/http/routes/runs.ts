@@ -1,0 +1,353 @@
+// Runs: list, launch, validate, one run, cancel, relaunch, trace uploads, processes and tasks.
+import { Ajv } from 'ajv';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ClientError } from '../../domain/errors.js';
+import type { Run, TaskQuery } from '../../domain/ports.js';
+import { RUN_STATUSES } from '../../domain/ports.js';
+import type { RunRequest } from '../../domain/runs.js';
+import { TASK_FIELDS } from '../../domain/task-fields.js';
+import { idParam, Progress, RunDetail, RunList, RunRequestBody, RunSummary, TaskList, ValidationResult } from '../schemas.js';
+
+export const E4xx = { '4xx': { $ref: 'Error#' } };
+const TASK_COLUMNS = ['task_id', 'attempt', 'status', ...TASK_FIELDS.map((f) => f.column)];
+const OPS = ['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'like'] as const;
+const TEXT_BODY = ['text/plain', 'text/tab-separated-values', 'text/csv', 'application/octet-stream'];
+
+function encodeCursor(r: Run): string {
+  return Buffer.from(JSON.stringify([r.createdAt, r.id])).toString('base64url');
+}
+
+function decodeCursor(c: string): { createdAt: string; id: string } {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(c, 'base64url').toString('utf8'));
+    if (typeof createdAt !== 'string' || Number.isNaN(Date.parse(createdAt)) || !/^[0-9a-f-]{36}$/i.test(id)) throw new Error();
+    return { createdAt, id };
+  } catch {
+    throw new ClientError(400, 'cursor is not one this API returned', { field: 'cursor' });
+  }
+}
+
+export async function runDetail(app: FastifyInstance, run: Run) {
+  const progress = await app.services.store.progress(run.id);
+  const started = run.startedAt ? Date.parse(run.startedAt) : null;
+  const end = run.completedAt ? Date.parse(run.completedAt) : Date.now();
+  return {
+    ...run,
+    progress,
+    timings: {
+      queuedMs: started !== null ? Math.max(0, started - Date.parse(run.createdAt)) : null,
+      wallMs: started !== null ? Math.max(0, end - started) : null,
+    },
+  };
+}
+
+export async function getRunOr404(app: FastifyInstance, id: string): Promise<Run> {
+  const run = await app.services.store.getRun(id);
+  if (!run) throw new ClientError(404, 'run not found', { field: 'id' });
+  return run;
+}
+
+// Trace bodies are streams (not validated as JSON); their query strings are checked like everywhere else.
+const queryAjv = new Ajv({ coerceTypes: 'array', useDefaults: true, strict: false });
+const streamBodyCompiler = ({ schema, httpPart }: { schema: object; httpPart?: string }) => {
+  if (httpPart === 'body') return () => true;
+  const fn = queryAjv.compile(schema);
+  return (data: unknown) =>
+    fn(data)
+      ? { value: data }
+      : { error: Object.assign(new Error(queryAjv.errorsText(fn.errors)), { validation: fn.errors, validationContext: httpPart }) };
+};
+
+/** Trace uploads arrive as a raw byte stream so a large file is parsed while it is received. */
+function rawBody(app: FastifyInstance) {
+  app.addContentTypeParser(TEXT_BODY, (_req, payload, done) => done(null, payload));
+}
+
+const asList = (v: unknown): string[] | undefined =>
+  v === undefined ? undefined : Array.isArray(v) ? v.map(String) : String(v).split(',');
+
+function taskQuery(q: Record<string, unknown>): TaskQuery {
+  const sort = String(q.sort ?? 'task_id');
+  if (!TASK_COLUMNS.includes(sort)) throw new ClientError(400, `cannot sort by '${sort}'`, { field: 'sort' });
+  const filters: TaskQuery['filters'] = [];
+  for (const col of TASK_COLUMNS) {
+    const raw = q[col];
+    if (raw === undefined || raw === '') continue;
+    for (const v of Array.isArray(raw) ? raw : [raw]) {
+      const s = String(v);
+      const m = /^(eq|ne|gt|gte|lt|lte|like):(.*)$/s.exec(s);
+      const op = (m?.[1] as (typeof OPS)[number]) ?? 'eq';
+      const value = m ? m[2]! : s;
+      const field = TASK_FIELDS.find((f) => f.column === col);
+      const kind = col === 'status' ? 'str' : col === 'task_id' || col === 'attempt' ? 'int' : field!.kind;
+      if (op !== 'like' && kind === 'date' && Number.isNaN(Date.parse(value)))
+        throw new ClientError(400, `'${value}' is not a date`, { field: col });
+      if (op !== 'like' && kind !== 'str' && kind !== 'date' && !/^-?\d+(\.\d+)?$/.test(value))
+        throw new ClientError(400, `'${value}' is not a number`, { field: col });
+      filters.push({ column: col, op, value });
+    }
+  }
+  return {
+    limit: Number(q.limit ?? 100),
+    offset: Number(q.offset ?? 0),
+    sort,
+    order: q.order === 'desc' ? 'desc' : 'asc',
+    filters,
+  };
+}
+
+function csvCell(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
+  return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+export async function registerRunRoutes(app: FastifyInstance) {
+  const { runs, store } = app.services;
+
+  app.get(
+    '/api/v1/runs',
+    {
+      schema: {
+        tags: ['runs'],
+        summary: 'List runs, newest first (keyset pagination)',
+        querystring: {
+          type: 'object',
+          properties: {
+            status: { type: 'string', description: `comma-separated: ${RUN_STATUSES.join(', ')}` },
+            label: {
+              anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+              description: 'key or key=value; repeat for AND',
+            },
+            submitter: { type: 'string' },
+            from: { type: 'string', format: 'date-time' },
+            to: { type: 'string', format: 'date-time' },
+            q: { type: 'string', maxLength: 200 },
+            limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+            cursor: { type: 'string', maxLength: 200 },
+          },
+        },
+        response: { 200: RunList, ...E4xx },
+      },
+    },
+    async (req) => {
+      const q = req.query as Record<string, unknown>;
+      const status = asList(q.status);
+      for (const s of status ?? [])
+        if (!RUN_STATUSES.includes(s as never)) throw new ClientError(400, `unknown status '${s}'`, { field: 'status' });
+      const limit = Number(q.limit ?? 50);
+      const { items, total } = await store.listRuns({
+        status,
+        label: asList(q.label)?.filter(Boolean),
+        submitter: q.submitter as string | undefined,
+        from: q.from as string | undefined,
+        to: q.to as string | undefined,
+        q: q.q as string | undefined,
+        limit: limit + 1,
+        cursor: q.cursor ? decodeCursor(String(q.cursor)) : undefined,
+      });
+      const page = items.slice(0, limit);
+      return { items: page, total, nextCursor: items.length > limit ? encodeCursor(page[page.length - 1]!) : null };
+    },
+  );
+
+  app.post(
+    '/api/v1/runs',
+    {
+      schema: {
+        tags: ['runs'],
+        summary: 'Validate and launch a run',
+        body: RunRequestBody,
+        response: { 201: RunDetail, ...E4xx },
+      },
+    },
+    async (req, reply) => {
+      const p = await app.requireWriter(req);
+      const body = req.body as RunRequest;
+      const submitter = body.submitter ?? (p?.kind === 'api' ? p.tokenId : undefined);
+      const run = await runs.create({ ...body, submitter });
+      return reply.code(201).send(await runDetail(app, run));
+    },
+  );
+
+  app.post(
+    '/api/v1/runs/validate',
+    {
+      schema: {
+        tags: ['runs'],
+        summary: 'Check a launch request without launching; returns the errors and the command',
+        body: RunRequestBody,
+        response: { 200: ValidationResult, ...E4xx },
+      },
+    },
+    async (req) => runs.validate(req.body as RunRequest),
+  );
+
+  app.get(
+    '/api/v1/runs/:id',
+    { schema: { tags: ['runs'], summary: 'One run with task progress', params: idParam, response: { 200: RunDetail, ...E4xx } } },
+    async (req) => runDetail(app, await getRunOr404(app, (req.params as { id: string }).id)),
+  );
+
+  for (const [action, summary] of [
+    ['cancel', 'Stop a running run'],
+    ['relaunch', 'Launch the run again with -resume (a new run that reuses cached tasks)'],
+  ] as const)
+    app.post(
+      `/api/v1/runs/:id/${action}`,
+      {
+        schema: { tags: ['runs'], summary, params: idParam, response: { [action === 'cancel' ? 200 : 201]: RunDetail, ...E4xx } },
+      },
+      async (req, reply) => {
+        await app.requireWriter(req);
+        const id = (req.params as { id: string }).id;
+        const run = action === 'cancel' ? await runs.cancel(id) : await runs.relaunch(id);
+        return reply.code(action === 'cancel' ? 200 : 201).send(await runDetail(app, run));
+      },
+    );
+
+  await app.register(async (scoped) => {
+    rawBody(scoped);
+    const traceBody = {
+      consumes: TEXT_BODY,
+      body: { type: 'string', description: 'a Nextflow trace file (any fields, normal or raw mode, TAB or comma separated)' },
+    };
+    const tzQuery = {
+      type: 'object',
+      properties: {
+        tz: {
+          type: 'string',
+          maxLength: 64,
+          default: 'UTC',
+          description: 'zone the trace dates were written in (the JVM zone), e.g. Europe/Berlin or +02:00',
+        },
+        name: { type: 'string', maxLength: 200 },
+      },
+    };
+    const streamOf = (req: FastifyRequest): AsyncIterable<Uint8Array | string> => {
+      const b = req.body as unknown;
+      if (b && typeof (b as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') return b as AsyncIterable<Uint8Array>;
+      throw new ClientError(415, `send the trace as one of ${TEXT_BODY.join(', ')}`, { field: 'body' });
+    };
+    scoped.post(
+      '/api/v1/runs/:id/trace',
+      {
+        schema: {
+          tags: ['runs'],
+          summary: 'Import a trace file into a run (idempotent; all rows or none)',
+          params: idParam,
+          querystring: tzQuery,
+          ...traceBody,
+          response: { 200: { type: 'object', required: ['rows'], properties: { rows: { type: 'integer' } } }, ...E4xx },
+        },
+        validatorCompiler: streamBodyCompiler,
+      },
+      async (req) => {
+        await app.requireWriter(req);
+        return runs.importTrace((req.params as { id: string }).id, streamOf(req), (req.query as { tz?: string }).tz);
+      },
+    );
+    scoped.post(
+      '/api/v1/runs/trace',
+      {
+        schema: {
+          tags: ['runs'],
+          summary: 'Create a run from a trace file (a run the platform never saw)',
+          querystring: tzQuery,
+          ...traceBody,
+          response: {
+            201: { type: 'object', required: ['run', 'rows'], properties: { run: RunSummary, rows: { type: 'integer' } } },
+            ...E4xx,
+          },
+        },
+        validatorCompiler: streamBodyCompiler,
+      },
+      async (req, reply) => {
+        await app.requireWriter(req);
+        const q = req.query as { tz?: string; name?: string };
+        return reply.code(201).send(await runs.createFromTrace(streamOf(req), { name: q.name, timeZone: q.tz }));
+      },
+    );
+  });
+
+  app.get(
+    '/api/v1/runs/:id/processes',
+    {
+      schema: {
+        tags: ['tasks'],
+        summary: 'Task counts per process',
+        params: idParam,
+        response: {
+          200: {
+            type: 'object',
+            required: ['items'],
+            properties: {
+              items: {
+                type: 'array',
+                items: { type: 'object', required: ['process', 'counts'], properties: { process: { type: 'string' }, counts: Progress } },
+              },
+            },
+          },
+          ...E4xx,
+        },
+      },
+    },
+    async (req) => {
+      const run = await getRunOr404(app, (req.params as { id: string }).id);
+      return { items: await store.processes(run.id) };
+    },
+  );
+
+  const taskFilterProps = Object.fromEntries(
+    TASK_COLUMNS.map((c) => [
+      c,
+      {
+        anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+        description: `filter: value, or op:value with op one of ${OPS.join(', ')}; repeat for AND`,
+      },
+    ]),
+  );
+  app.get(
+    '/api/v1/runs/:id/tasks',
+    {
+      schema: {
+        tags: ['tasks'],
+        summary: 'Tasks of a run: paging, sorting and filtering on every column; format=csv exports all matching rows',
+        params: idParam,
+        querystring: {
+          type: 'object',
+          properties: {
+            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+            offset: { type: 'integer', minimum: 0, default: 0 },
+            sort: { type: 'string', enum: TASK_COLUMNS, default: 'task_id' },
+            order: { type: 'string', enum: ['asc', 'desc'], default: 'asc' },
+            format: { type: 'string', enum: ['json', 'csv'], default: 'json' },
+            ...taskFilterProps,
+          },
+        },
+        response: {
+          200: {
+            description: 'a page of tasks, or every matching task as CSV',
+            content: { 'application/json': { schema: TaskList }, 'text/csv': { schema: { type: 'string' } } },
+          },
+          ...E4xx,
+        },
+      },
+    },
+    async (req, reply) => {
+      const run = await getRunOr404(app, (req.params as { id: string }).id);
+      const q = req.query as Record<string, unknown>;
+      const tq = taskQuery(q);
+      if (q.format === 'csv') {
+        const { items } = await store.listTasks(run.id, { ...tq, limit: 1_000_000, offset: 0 });
+        const cols = [...TASK_COLUMNS, 'extra'];
+        const lines = [cols.join(','), ...items.map((t) => cols.map((c) => csvCell(t[c])).join(','))];
+        return reply
+          .type('text/csv; charset=utf-8')
+          .header('content-disposition', `attachment; filename="tasks-${run.id}.csv"`)
+          .send(`${lines.join('\n')}\n`);
+      }
+      return store.listTasks(run.id, tq);
+    },
+  );
+}
