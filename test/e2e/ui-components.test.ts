@@ -81,6 +81,20 @@ t.test('cells view renders the scatter from Arrow and recolours', async (t) => {
   t.same(consoleErrors, [], 'no page errors');
 });
 
+t.test('the WebGL renderer draws the same cells', async (t) => {
+  // Headless Chromium has no GPU, so the view picks its CPU renderer by itself; force WebGL (SwiftShader) here.
+  await page.goto(`${server.url}/runs/fx1/cells?renderer=webgl`);
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid=scatter]')?.parentElement?.dataset.drawn ?? 0) >= 1, null, {
+    timeout: 30000,
+  });
+  t.equal(await page.getByTestId('scatter-host').getAttribute('data-renderer'), 'webgl');
+  const share = await nonBackgroundShare(page, await canvasShot('cells-leiden-webgl'));
+  t.ok(share > 0.02, `WebGL drew points (${(share * 100).toFixed(1)}% non-background pixels)`);
+  await page.goto(`${server.url}/runs/fx1/cells`);
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid=scatter]')?.parentElement?.dataset.drawn ?? 0) >= 1);
+  t.match(await page.getByTestId('scatter-host').getAttribute('data-renderer'), /^(webgl|cpu)$/, 'automatic renderer choice');
+});
+
 t.test('lasso selects cells and summarises them', async (t) => {
   await page.getByTestId('colour-by').selectOption('leiden');
   await page.getByTestId('lasso-toggle').click();
