@@ -21,10 +21,14 @@ export class Receiver {
   /** Size of each accepted batch, in arrival order. */
   readonly batches: number[] = [];
   readonly headers: IncomingHttpHeaders[] = [];
+  /** performance.now() when the latest batch was recorded. */
+  lastArrival = 0;
   /** Milliseconds to wait before answering each request. */
   delayMs = 0;
   /** Status to answer with; anything but 2xx records nothing. */
   status = 202;
+  /** While set, requests wait for it before being answered (see hold()). */
+  private gate: Promise<void> | undefined;
   /** Called for each recorded event (e.g. to go down at a given point of the run). */
   onEvent: ((e: PluginEvent) => void) | undefined;
   private server: http.Server;
@@ -46,7 +50,8 @@ export class Receiver {
     return http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
+      req.on('end', async () => {
+        await this.gate;
         setTimeout(() => {
           if (req.method !== 'POST' || req.url !== '/api/v1/events') {
             res.writeHead(404).end();
@@ -60,6 +65,7 @@ export class Receiver {
           const list = Array.isArray(body) ? body : [body];
           this.headers.push(req.headers);
           this.batches.push(list.length);
+          this.lastArrival = performance.now();
           for (const e of list) {
             this.events.push(e);
             this.onEvent?.(e);
@@ -78,6 +84,18 @@ export class Receiver {
         resolve();
       });
     });
+  }
+
+  /** Holds every request until the returned function is called (lets a backlog build up in the plugin). */
+  hold(): () => void {
+    let release = () => {};
+    this.gate = new Promise<void>((resolve) => {
+      release = () => {
+        this.gate = undefined;
+        resolve();
+      };
+    });
+    return release;
   }
 
   /** Stops listening and drops open connections: the plugin now gets "connection refused". */
