@@ -667,7 +667,7 @@ export class KyselyStore implements RunStore {
     const names = columns ?? (await this.cellColumnNames(runId));
     const exprs = names.map((n, i) => (CELL_COLUMNS.includes(n) ? `"${n}" AS c${i}` : `extra -> ($2::text[])[${i + 1}] AS c${i}`));
     const { rows } = await this.pool.query({
-      text: `SELECT ${exprs.join(', ')} FROM cells WHERE run_id = $1 ORDER BY idx`,
+      text: `SELECT ${exprs.join(', ')} FROM cells WHERE run_id = $1 AND $2::text[] IS NOT NULL ORDER BY idx`,
       values: [runId, names],
       rowMode: 'array',
     });

@@ -25,6 +25,7 @@ export function parseCsv(text: string): CsvRow[] {
   let i = 0;
   let quoted = false;
   let wasQuoted = false;
+  let quoteAt = [1, 1];
   const endCell = () => {
     cells.push(wasQuoted ? cell : cell.trim());
     cell = '';
@@ -54,6 +55,7 @@ export function parseCsv(text: string): CsvRow[] {
     } else if (ch === '"') {
       if (cell.trim() !== '') throw new CsvError('quote inside an unquoted field', line, col);
       quoted = true;
+      quoteAt = [line, col];
       wasQuoted = true;
       cell = '';
     } else if (ch === ',') endCell();
@@ -70,7 +72,7 @@ export function parseCsv(text: string): CsvRow[] {
     }
     col++;
   }
-  if (quoted) throw new CsvError('unterminated quoted field', line, col);
+  if (quoted) throw new CsvError('unterminated quoted field', quoteAt[0]!, quoteAt[1]!);
   endRow();
   return rows;
 }

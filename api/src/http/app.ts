@@ -192,7 +192,8 @@ function installResponseChecks(app: FastifyInstance) {
       if (url.startsWith('/api/')) app.responseViolations.push({ route: key, status, message: 'route declares no response schema' });
       return payload;
     }
-    const fn = schemas[String(status)] ?? schemas[`${String(status)[0]}xx`] ?? schemas.default;
+    const declared = [String(status), `${String(status)[0]}xx`, 'default'].find((k) => k in schemas);
+    const fn = declared === undefined ? undefined : schemas[declared];
     if (fn === undefined) {
       app.responseViolations.push({ route: key, status, message: `status ${status} is not declared` });
       return payload;
