@@ -120,9 +120,10 @@ class Reader {
     return v;
   }
 
-  strings(key: string, pattern?: RegExp, hint?: string): string[] {
+  strings(key: string, pattern?: RegExp, hint?: string, allowEmpty = false): string[] {
     const v = this.raw(key, true);
-    if (!Array.isArray(v) || v.length === 0) throw new ConfigError(this.prefix + key, 'must be a non-empty list');
+    if (!Array.isArray(v) || (v.length === 0 && !allowEmpty))
+      throw new ConfigError(this.prefix + key, `must be a ${allowEmpty ? '' : 'non-empty '}list`);
     return v.map((item, i) => {
       if (typeof item !== 'string' || (pattern && !pattern.test(item))) {
         throw new ConfigError(`${this.prefix}${key}[${i}]`, `must be ${hint ?? 'a string'} (got ${JSON.stringify(item)})`);
@@ -254,7 +255,7 @@ export function validateConfig(input: unknown): PlatformConfig {
   const triggers = {
     fastqSuffixes: tr.strings('fastqSuffixes', /^\.[A-Za-z0-9.]+$/, 'a file suffix starting with "."'),
     samplesheetName: tr.string('samplesheetName', /^[A-Za-z0-9_.-]+\.csv$/, 'a .csv file name'),
-    profiles: tr.strings('profiles', /^[A-Za-z0-9_-]+$/, 'a Nextflow profile name'),
+    profiles: tr.strings('profiles', /^[A-Za-z0-9_-]+$/, 'a Nextflow profile name', true),
     reservedConcurrency: tr.int('reservedConcurrency', 1, 1000),
   };
   tr.done(Object.keys(triggers));

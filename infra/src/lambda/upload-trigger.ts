@@ -142,16 +142,9 @@ export function createHandler(opts: TriggerOptions): (event: ObjectCreatedEvent)
     if (!bucket || !key) throw new Error('S3 event without detail.bucket.name / detail.object.key');
     if (!isFastq(key)) return { action: 'ignored', reason: `not a FASTQ key: ${key}` };
 
-    const upload = await api('POST', '/uploads', {
-      bucket,
-      key,
-      uri: `s3://${bucket}/${key}`,
-      size: event.detail.object.size ?? null,
-      etag: event.detail.object.etag ?? null,
-      versionId: event.detail.object['version-id'] ?? null,
-      sequencer: event.detail.object.sequencer ?? null,
-      eventTime: event.time,
-    });
+    // Sample, lane and read are derived by the API from the bcl2fastq file name.
+    const size = event.detail.object.size;
+    const upload = await api('POST', '/uploads', { uri: `s3://${bucket}/${key}`, ...(typeof size === 'number' ? { size } : {}) });
 
     const sheet = await findSamplesheet(bucket, key);
     if (!sheet) return { action: 'registered', upload, samplesheet: null, missing: [] };
@@ -181,7 +174,7 @@ export function createHandler(opts: TriggerOptions): (event: ObjectCreatedEvent)
     // One run per samplesheet version: the Lambda runs one event at a time (reserved concurrency), so a second
     // "last FASTQ" event finds the run the first one created.
     const labels = { source: 's3-upload', samplesheet_etag: sheet.etag };
-    const query = new URLSearchParams({ label: `samplesheet_etag:${sheet.etag}`, limit: '100' });
+    const query = new URLSearchParams({ label: `samplesheet_etag=${sheet.etag}`, limit: '100' });
     const existing = (await api('GET', `/runs?${query}`)) as { items?: { id: string; labels?: Record<string, string> }[] };
     const prior = existing.items?.find((r) => r.labels?.samplesheet_etag === sheet.etag);
     if (prior) return { action: 'already-launched', upload, samplesheet: sheetUri, runId: prior.id };
@@ -225,7 +218,7 @@ export async function handler(event: ObjectCreatedEvent): Promise<TriggerResult>
       },
       samplesheetName: env('SCRNA_SAMPLESHEET_NAME'),
       fastqSuffixes: env('SCRNA_FASTQ_SUFFIXES').split(','),
-      profiles: env('SCRNA_PROFILES').split(','),
+      profiles: (process.env.SCRNA_PROFILES ?? '').split(',').filter(Boolean),
     });
   }
   const result = await cached(event);

@@ -22,8 +22,11 @@ export interface BatchStackProps extends StackProps {
   apiUrl: string;
 }
 
-/** Where the launch template installs the AWS CLI; Nextflow mounts its grand-parent into task containers (aws.batch.cliPath). */
-export const AWS_CLI_PATH = '/opt/awscliv2/bin/aws';
+/**
+ * Where the launch template installs the AWS CLI: the path Nextflow's docs (and workflows/conf/awsbatch.config) use
+ * for aws.batch.cliPath. Nextflow mounts its grand-parent directory into every task container.
+ */
+export const AWS_CLI_PATH = '/home/ec2-user/miniconda/bin/aws';
 
 export class BatchStack extends Stack {
   readonly headQueue: batch.JobQueue;
@@ -55,7 +58,7 @@ export class BatchStack extends Stack {
       'dnf install -y unzip',
       'curl -fsSL -o /tmp/awscliv2.zip https://awscli.amazonaws.com/awscli-exe-linux-$(uname -m).zip',
       'unzip -q /tmp/awscliv2.zip -d /tmp/awscliv2',
-      `/tmp/awscliv2/aws/install --install-dir /opt/awscliv2/v2 --bin-dir ${AWS_CLI_PATH.replace(/\/aws$/, '')}`,
+      `/tmp/awscliv2/aws/install --install-dir ${AWS_CLI_PATH.replace(/\/bin\/aws$/, '/aws-cli')} --bin-dir ${AWS_CLI_PATH.replace(/\/aws$/, '')}`,
       'rm -rf /tmp/awscliv2 /tmp/awscliv2.zip',
     );
     const launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
@@ -215,6 +218,9 @@ export class BatchStack extends Stack {
           SCRNA_BATCH_TASK_JOB_ROLE: this.taskJobRole.roleArn,
           SCRNA_BATCH_LOG_GROUP: this.logGroup.logGroupName,
           SCRNA_BATCH_CLI_PATH: AWS_CLI_PATH,
+          // Task images (scrna/starsolo, scrna/scanpy, ...) live next to the head-node image.
+          SCRNA_CONTAINER_REGISTRY: `${config.images.registry}/`,
+          SCRNA_PIPELINE: '/opt/scrna/pipeline',
           SCRNA_RAW_BUCKET: props.raw.bucketName,
           SCRNA_WORK_BUCKET: props.work.bucketName,
           SCRNA_RESULTS_BUCKET: props.results.bucketName,
