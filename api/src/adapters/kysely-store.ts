@@ -24,6 +24,7 @@ import type {
 import { mergeObservations, stateKey, TASK_FIELDS, type TaskObservation } from '../domain/task-fields.js';
 import { dedupeKey, observationFromEvent, type RunFacts, runFactsFromEvent } from '../domain/weblog.js';
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const RUN_RANK: Record<string, number> = { QUEUED: 0, SUBMITTED: 1, RUNNING: 2, COMPLETED: 3, FAILED: 3, CANCELLED: 3 };
 
 /** Staging column types: dates travel as epoch ms and become timestamptz in the merge. */
@@ -210,6 +211,7 @@ export class KyselyStore implements RunStore {
   }
 
   async getRun(id: string): Promise<Run | null> {
+    if (!UUID.test(id)) return null;
     const { rows } = await this.pool.query(`${RUN_SELECT} WHERE r.id = $1`, [id]);
     return rows[0] ? toRun(rows[0]) : null;
   }

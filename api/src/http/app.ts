@@ -119,6 +119,8 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: never; validationContext?: string; code?: string }, req, reply) => {
     if (err instanceof ClientError) return errorReply(reply, err.statusCode, err.message, err.detail);
     if (err.validation) return errorReply(reply, 400, `${fieldOfValidation(err)}: ${err.message}`, { field: fieldOfValidation(err) });
+    // A data exception from Postgres (class 22) can only come from a value the client sent.
+    if (/^22/.test(err.code ?? '') && !err.statusCode) return errorReply(reply, 400, `invalid value: ${err.message}`);
     const code = err.statusCode ?? 500;
     if (code >= 400 && code < 500)
       return errorReply(reply, code, err.message, err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ? { field: 'body' } : {});

@@ -1,5 +1,6 @@
 // Runs: list, launch, validate, one run, cancel, relaunch, trace uploads, processes and tasks.
 import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ClientError } from '../../domain/errors.js';
 import type { Run, TaskQuery } from '../../domain/ports.js';
@@ -10,6 +11,7 @@ import { idParam, Progress, RunDetail, RunList, RunRequestBody, RunSummary, Task
 
 export const E4xx = { '4xx': { $ref: 'Error#' } };
 const TASK_COLUMNS = ['task_id', 'attempt', 'status', ...TASK_FIELDS.map((f) => f.column)];
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?(?:Z|[+-]\d{2}:?\d{2})?$/;
 const OPS = ['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'like'] as const;
 const TEXT_BODY = ['text/plain', 'text/tab-separated-values', 'text/csv', 'application/octet-stream'];
 
@@ -49,6 +51,7 @@ export async function getRunOr404(app: FastifyInstance, id: string): Promise<Run
 
 // Trace bodies are streams (not validated as JSON); their query strings are checked like everywhere else.
 const queryAjv = new Ajv({ coerceTypes: 'array', useDefaults: true, strict: false });
+(addFormats as unknown as (a: Ajv) => void)(queryAjv);
 const streamBodyCompiler = ({ schema, httpPart }: { schema: object; httpPart?: string }) => {
   if (httpPart === 'body') return () => true;
   const fn = queryAjv.compile(schema);
@@ -80,7 +83,7 @@ function taskQuery(q: Record<string, unknown>): TaskQuery {
       const value = m ? m[2]! : s;
       const field = TASK_FIELDS.find((f) => f.column === col);
       const kind = col === 'status' ? 'str' : col === 'task_id' || col === 'attempt' ? 'int' : field!.kind;
-      if (op !== 'like' && kind === 'date' && Number.isNaN(Date.parse(value)))
+      if (op !== 'like' && kind === 'date' && !(ISO_DATE.test(value) && !Number.isNaN(Date.parse(value))))
         throw new ClientError(400, `'${value}' is not a date`, { field: col });
       if (op !== 'like' && kind !== 'str' && kind !== 'date' && !/^-?\d+(\.\d+)?$/.test(value))
         throw new ClientError(400, `'${value}' is not a number`, { field: col });
