@@ -176,6 +176,12 @@ final class EventSender {
                 down = false;
                 return Outcome.OK;
             }
+            if (status == 413 && batch.size() > 1) {
+                // Too large for the API's body limit: send it in halves.
+                int mid = batch.size() / 2;
+                Outcome first = post(batch.subList(0, mid));
+                return first == Outcome.FAILED ? first : worse(first, post(batch.subList(mid, batch.size())));
+            }
             if (status == 400 || status == 413 || status == 422) {
                 // Retrying cannot fix a request the API calls malformed; keep going with the rest.
                 log.warn("nf-scrna: {} rejected {} events (HTTP {}): {}", cfg.endpoint, batch.size(), status, abbreviate(r.body()));
@@ -191,6 +197,10 @@ final class EventSender {
             log.debug("nf-scrna: delivery failed again: {}", problem);
         down = true;
         return Outcome.FAILED;
+    }
+
+    private static Outcome worse(Outcome a, Outcome b) {
+        return a.compareTo(b) >= 0 ? a : b;
     }
 
     /** Exponential backoff with equal jitter: half the step fixed, half random, so senders do not retry in lock step. */
