@@ -1,6 +1,6 @@
 // One synthesis of the whole app with the example config, then: per-stack assertions, IAM scoping,
 // cdk-nag (AwsSolutions + HIPAA Security) with every suppression explained, and cfn-lint on every template.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import t from 'tap';
@@ -10,6 +10,7 @@ import { run } from '../helpers/exec.js';
 import { synthesize } from './platform.js';
 
 const { platform, outdir, templates } = synthesize();
+t.teardown(() => rmSync(outdir, { recursive: true, force: true }));
 const tpl = {
   network: Template.fromStack(platform.network),
   database: Template.fromStack(platform.database),
