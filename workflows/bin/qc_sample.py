@@ -91,6 +91,8 @@ def main():
     a = ap.parse_args()
 
     adata = read_matrix(a.matrix)
+    ours = {"barcode", "sample", "batch", "n_genes_by_counts", "total_counts", "pct_counts_mt", "total_counts_mt", "doublet_score", "predicted_doublet"}
+    extra = [c for c in adata.obs.columns if c not in ours]  # e.g. cell labels carried by an .h5ad input
     adata.obs["barcode"] = adata.obs_names.astype(str)
     adata.var["mt"] = adata.var_names.str.upper().str.startswith(a.mito_prefix.upper())
     sc.pp.calculate_qc_metrics(adata, qc_vars=["mt"], percent_top=None, log1p=False, inplace=True)
@@ -133,7 +135,7 @@ def main():
     kept.obs["sample"] = a.sample
     kept.obs["batch"] = a.batch
     kept.obs_names = [f"{a.sample}:{b}" for b in kept.obs["barcode"]]
-    kept.obs = kept.obs[["barcode", "sample", "batch", "n_genes_by_counts", "total_counts", "pct_counts_mt", "doublet_score", "predicted_doublet"]]
+    kept.obs = kept.obs[["barcode", "sample", "batch", "n_genes_by_counts", "total_counts", "pct_counts_mt", "doublet_score", "predicted_doublet", *extra]]
     kept.var = kept.var[["mt"]]
     kept.write_h5ad(f"{a.sample}.qc.h5ad", compression="gzip")
 
