@@ -1,0 +1,151 @@
+// `nextflow run . -profile test` (exactly what the platform launches) on the seeded synthetic data: cell calling,
+// UMI counts and clusters against the generator's truth, integration quality, and the manifest contract.
+import { access } from 'node:fs/promises';
+import path from 'node:path';
+import t from 'tap';
+import { nextflow, pearson, python, readJson, readText, schemaPath, schemaValidator, sha256, umisPerBarcode } from './nf.js';
+
+interface Manifest {
+  workflow: { counter: string; profile: string };
+  samples: {
+    sample: string;
+    chemistry: string;
+    registration: { lanes: number; read_pairs: number };
+    metrics: Record<string, number>;
+    cells_after_qc: number;
+  }[];
+  integration: { label_key: string; metrics: Record<string, { before: number; after: number }> };
+  outputs: { path: string; kind: string; sample: string | null; size: number; sha256: string }[];
+}
+
+const nf = await nextflow(['-profile', 'test'], 'nf-test-profile-');
+t.teardown(nf.cleanup);
+const res = (...p: string[]) => path.join(nf.outdir, ...p);
+
+const truthRows = (await readText(res('testdata/truth.csv')).catch(() => '')).trim().split('\n').slice(1);
+const truth = truthRows.map((l) => {
+  const [sample = '', batch = '', barcode = '', isCell = '', cellType = '', umis = ''] = l.split(',');
+  return { sample, batch, barcode, isCell: isCell === 'true', cellType, umis: Number(umis) };
+});
+
+const manifest = await readJson<Manifest>(res('manifest.json')).catch(() => null);
+
+t.test('called cells match the truth (precision and recall >= 0.95 per sample)', async (t) => {
+  for (const sample of ['SYN1', 'SYN2']) {
+    const called = new Set((await readText(res('count', sample, 'filtered/barcodes.tsv.gz'))).trim().split('\n'));
+    const real = new Set(truth.filter((r) => r.sample === sample && r.isCell).map((r) => r.barcode));
+    const tp = [...called].filter((b) => real.has(b)).length;
+    t.ok(real.size >= 250, `${sample}: ${real.size} true cells`);
+    t.ok(tp / called.size >= 0.95, `${sample} precision ${tp}/${called.size}`);
+    t.ok(tp / real.size >= 0.95, `${sample} recall ${tp}/${real.size}`);
+  }
+});
+
+t.test('per-cell UMI counts correlate with the true molecule counts (r >= 0.95)', async (t) => {
+  for (const sample of ['SYN1', 'SYN2']) {
+    const umis = await umisPerBarcode(res('count', sample, 'filtered'));
+    const pairs = truth.filter((r) => r.sample === sample && r.isCell && umis.has(r.barcode));
+    const r = pearson(
+      pairs.map((p) => p.umis),
+      pairs.map((p) => umis.get(p.barcode) ?? 0),
+    );
+    t.ok(r >= 0.95, `${sample}: r = ${r.toFixed(4)} over ${pairs.length} cells`);
+  }
+});
+
+// Every await happens before the first subtest: tap ends the root test once it goes idle.
+t.test('the test profile runs to completion with no extra arguments', async (t) => {
+  t.equal(nf.code, 0, nf.stdout + nf.stderr);
+  t.ok(nf.seconds < 600, `took ${nf.seconds}s`);
+});
+
+t.test('Leiden clusters recover the cell types and Harmony mixes the batches', async (t) => {
+  t.ok(manifest);
+  const m = manifest?.integration.metrics;
+  t.equal(manifest?.integration.label_key, 'cell_type');
+  t.ok((m?.ari?.after ?? 0) >= 0.9, `ARI after Harmony ${m?.ari?.after}`);
+  t.ok((m?.ilisi?.after ?? 0) > (m?.ilisi?.before ?? 1), `iLISI ${m?.ilisi?.before} -> ${m?.ilisi?.after}`);
+  t.ok(
+    (m?.clisi?.after ?? 0) >= 0.98 || (m?.ari?.after ?? 0) >= (m?.ari?.before ?? 1),
+    `cLISI ${m?.clisi?.after}, ARI ${m?.ari?.before} -> ${m?.ari?.after}`,
+  );
+  // The per-cell file says the same: recompute ARI from its columns.
+  const ari = await python<{ ari: number; n: number; cols: Record<string, string> }>(
+    `import json, sys, pyarrow as pa
+from sklearn.metrics import adjusted_rand_score
+t = pa.ipc.open_file(sys.argv[1]).read_all()
+print(json.dumps({"ari": adjusted_rand_score(t["cell_type"].to_pylist(), t["leiden"].to_pylist()), "n": t.num_rows,
+  "cols": {f.name: str(f.type) for f in t.schema}}))`,
+    [res('integration/cells.arrow')],
+  );
+  t.ok(ari.ari >= 0.9, `ARI from cells.arrow ${ari.ari}`);
+  t.match(ari.cols, {
+    barcode: 'string',
+    sample: 'dictionary<values=string, indices=int32, ordered=0>',
+    batch: 'dictionary<values=string, indices=int32, ordered=0>',
+    n_genes: 'int32',
+    total_counts: 'float',
+    pct_counts_mt: 'float',
+    doublet_score: 'float',
+    leiden: 'dictionary<values=string, indices=int32, ordered=0>',
+    umap_x: 'float',
+    umap_y: 'float',
+  });
+  t.equal(
+    ari.n,
+    manifest?.samples.reduce((a, s) => a + s.cells_after_qc, 0),
+    'one row per cell kept after QC',
+  );
+});
+
+t.test('the manifest validates against its schema and lists every output with its checksum', async (t) => {
+  t.ok(manifest);
+  if (!manifest) return;
+  const validate = schemaValidator().compile(await readJson(schemaPath('assets/manifest.schema.json')));
+  t.ok(validate(manifest), JSON.stringify(validate.errors));
+  t.equal(manifest.workflow.counter, 'starsolo');
+  t.equal(manifest.workflow.profile, 'test');
+  t.same(
+    manifest.samples.map((s) => [s.sample, s.chemistry, s.registration.lanes]),
+    [
+      ['SYN1', '10xv2', 2],
+      ['SYN2', '10xv2', 1],
+    ],
+  );
+  for (const s of manifest.samples) {
+    for (const k of [
+      'Estimated Number of Cells',
+      'Valid Barcodes',
+      'Sequencing Saturation',
+      'Reads Mapped Confidently to Transcriptome',
+      'Fraction Reads in Cells',
+    ]) {
+      t.type(s.metrics[k], 'number', `${s.sample} ${k}`);
+    }
+    const valid = s.metrics['Valid Barcodes'] ?? 0;
+    t.ok(valid > 0.9 && valid <= 1, 'percentages are fractions');
+  }
+  const kinds = new Set(manifest.outputs.map((o) => o.kind));
+  for (const k of ['h5ad', 'cells', 'barcode_ranks', 'metrics', 'matrix_raw', 'matrix_filtered', 'registration'])
+    t.ok(kinds.has(k), `lists ${k}`);
+  for (const o of manifest.outputs) {
+    await access(res(o.path));
+    t.equal(await sha256(res(o.path)), o.sha256, o.path);
+  }
+});
+
+t.test('barcode ranks cover every sample, log-downsampled, with the called cells flagged', async (t) => {
+  const r = await python<Record<string, { n: number; cells: number; max_rank: number; monotone: boolean }>>(
+    `import json, sys, pyarrow as pa
+t = pa.ipc.open_file(sys.argv[1]).read_all().to_pandas()
+print(json.dumps({s: {"n": len(g), "cells": int(g.is_cell.sum()), "max_rank": int(g["rank"].max()),
+  "monotone": bool((g.sort_values("rank").umi_count.diff().dropna() <= 0).all())} for s, g in t.groupby("sample", observed=True)}))`,
+    [res('integration/barcode_ranks.arrow')],
+  );
+  t.same(Object.keys(r).sort(), ['SYN1', 'SYN2']);
+  for (const v of Object.values(r)) {
+    t.ok(v.n <= 2000 && v.max_rank > 1000, JSON.stringify(v));
+    t.ok(v.monotone, 'UMI counts fall with rank');
+    t.ok(v.cells > 100);
+  }
+});
