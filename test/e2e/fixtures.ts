@@ -172,6 +172,8 @@ function fixtureRunJson(run: FixtureRun) {
     submitter: 'fixture',
     labels: { source: 'fixture' },
     profiles: ['test'],
+    source: 'platform',
+    createdAt: '2026-01-01T00:00:00.000Z',
     startedAt: '2026-01-01T00:00:00.000Z',
     completedAt: '2026-01-01T00:10:00.000Z',
     progress: { submitted: 0, running: 0, completed: 10, failed: 0, cached: 0, aborted: 0, total: 10 },

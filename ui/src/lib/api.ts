@@ -3,7 +3,8 @@ import { type Table, tableFromIPC } from 'apache-arrow';
 
 export const BASE = '/api/v1';
 
-export type RunStatus = 'SUBMITTED' | 'PENDING' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'ABORTED' | 'UNKNOWN' | string;
+export type RunStatus = 'QUEUED' | 'SUBMITTED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
+export const RUN_STATUSES: RunStatus[] = ['QUEUED', 'SUBMITTED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'];
 
 export interface Progress {
   submitted: number;
@@ -23,20 +24,26 @@ export interface Run {
   labels?: Record<string, string>;
   profiles?: string[];
   source?: string;
-  createdAt?: string | null;
-  submittedAt?: string | null;
+  createdAt: string;
+  updatedAt?: string;
   startedAt?: string | null;
   completedAt?: string | null;
-  durationMs?: number | null;
   progress?: Progress;
   params?: Record<string, unknown>;
   commandLine?: string | null;
   nextflowVersion?: string | null;
   sessionId?: string | null;
+  runName?: string | null;
   workDir?: string | null;
   launchDir?: string | null;
+  outdir?: string | null;
+  launcher?: string | null;
+  resumedFrom?: string | null;
   errorMessage?: string | null;
-  timings?: Record<string, string | number | null>;
+  exitStatus?: number | null;
+  resultsIngestedAt?: string | null;
+  timings?: { queuedMs?: number | null; wallMs?: number | null };
+  delivery?: { eventsReceived: number; lastEventAt: string | null; maxSeq: number | null; missingSeq: number };
 }
 
 export interface RunList {
@@ -80,23 +87,18 @@ export interface ValidateResult {
 
 export interface ProcessCounts {
   process: string;
-  submitted?: number;
-  running?: number;
-  completed?: number;
-  failed?: number;
-  cached?: number;
-  aborted?: number;
-  total?: number;
+  counts: Progress;
 }
 
-/** One task row; the API keeps the trace field names (camelCase) so only the common ones are typed. */
+/** One task row with Nextflow's trace field names (`%cpu` -> pct_cpu); only the ones shown are typed. */
 export interface Task {
-  taskId: number;
-  process?: string;
-  name?: string;
+  task_id: number;
+  attempt: number;
+  status: string;
+  process?: string | null;
+  name?: string | null;
   tag?: string | null;
-  status?: string;
-  hash?: string;
+  hash?: string | null;
   exit?: number | null;
   submit?: string | null;
   start?: string | null;
@@ -104,9 +106,9 @@ export interface Task {
   duration?: number | null;
   realtime?: number | null;
   cpus?: number | null;
-  pctCpu?: number | null;
-  pctMem?: number | null;
-  peakRss?: number | null;
+  pct_cpu?: number | null;
+  pct_mem?: number | null;
+  peak_rss?: number | null;
   memory?: number | null;
   [k: string]: unknown;
 }
@@ -126,13 +128,13 @@ export interface QcThresholds {
 
 export interface SampleQc {
   sample: string;
-  batch?: string;
-  chemistry?: string;
+  batch?: string | null;
+  chemistry?: string | null;
   registration?: { lanes?: number; read_pairs?: number; r1_length?: number; r2_length?: number };
   metrics: Record<string, number>;
-  qc_thresholds?: QcThresholds;
-  cells_before_qc?: number;
-  cells_after_qc?: number;
+  qcThresholds?: QcThresholds;
+  cellsBeforeQc?: number | null;
+  cellsAfterQc?: number | null;
 }
 
 export interface Integration {
@@ -205,19 +207,13 @@ export const api = {
   validateRun: (body: LaunchRequest) => post<ValidateResult>('/runs/validate', body),
   cancelRun: (id: string) => post<Run>(`/runs/${encodeURIComponent(id)}/cancel`, {}),
   relaunchRun: (id: string) => post<Run>(`/runs/${encodeURIComponent(id)}/relaunch`, {}),
-  processes: async (id: string): Promise<ProcessCounts[]> => {
-    const r = await json<ProcessCounts[] | { items: ProcessCounts[] }>(`/runs/${encodeURIComponent(id)}/processes`);
-    return Array.isArray(r) ? r : r.items;
-  },
+  processes: async (id: string) => (await json<{ items: ProcessCounts[] }>(`/runs/${encodeURIComponent(id)}/processes`)).items,
   tasks: (id: string, p: { limit: number; offset: number; sort?: string; order?: 'asc' | 'desc'; filters?: Record<string, string> }) =>
     json<TaskPage>(
       `/runs/${encodeURIComponent(id)}/tasks${query({ limit: p.limit, offset: p.offset, sort: p.sort, order: p.order, ...p.filters })}`,
     ),
   tasksCsvUrl: (id: string) => `${BASE}/runs/${encodeURIComponent(id)}/tasks?format=csv`,
-  samples: async (id: string): Promise<SampleQc[]> => {
-    const r = await json<SampleQc[] | { items: SampleQc[] }>(`/runs/${encodeURIComponent(id)}/samples`);
-    return Array.isArray(r) ? r : r.items;
-  },
+  samples: async (id: string) => (await json<{ items: SampleQc[] }>(`/runs/${encodeURIComponent(id)}/samples`)).items,
   integration: (id: string) => json<Integration>(`/runs/${encodeURIComponent(id)}/integration`),
   cells: (id: string, columns: string[]) => arrow(`/runs/${encodeURIComponent(id)}/cells${query({ columns: columns.join(',') })}`),
   barcodeRanks: (id: string) => arrow(`/runs/${encodeURIComponent(id)}/barcode-ranks`),
@@ -275,8 +271,8 @@ export function live(url: string, onChange: (data: unknown) => void): () => void
       }
       onChange(data);
     };
-    // Unnamed events arrive as 'message'; named ones as their name.
-    for (const name of ['message', 'run', 'change', 'log', 'line']) es.addEventListener(name, handler as EventListener);
+    // The API names its events (`runs` {ids}); unnamed ones arrive as 'message'.
+    for (const name of ['message', 'runs']) es.addEventListener(name, handler as EventListener);
     es.onerror = () => {
       es?.close();
       es = null;

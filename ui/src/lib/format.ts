@@ -37,11 +37,11 @@ export function when(iso: string | null | undefined): string {
   return Number.isNaN(d.getTime()) ? iso : d.toISOString().replace('T', ' ').slice(0, 19);
 }
 
-export function runDuration(r: { startedAt?: string | null; completedAt?: string | null; durationMs?: number | null }, now = Date.now()) {
-  if (r.durationMs !== undefined && r.durationMs !== null) return r.durationMs;
+export function runDuration(r: { startedAt?: string | null; completedAt?: string | null; timings?: { wallMs?: number | null } }, now = Date.now()) {
+  if (r.completedAt && r.timings?.wallMs != null) return r.timings.wallMs;
   if (!r.startedAt) return null;
   const end = r.completedAt ? Date.parse(r.completedAt) : now;
   return end - Date.parse(r.startedAt);
 }
 
-export const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'ABORTED', 'ERROR']);
+export const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);

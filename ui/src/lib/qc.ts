@@ -38,14 +38,16 @@ export function flags(s: SampleQc): Flag[] {
     if (v === undefined || m.warnBelow === undefined) continue;
     if (v < m.warnBelow) out.push({ metric: m.name, message: `below ${m.kind === 'fraction' ? `${m.warnBelow * 100}%` : m.warnBelow}` });
   }
-  const t = s.qc_thresholds ?? {};
+  const t = s.qcThresholds ?? {};
   const genes = s.metrics['Median Genes per Cell'];
   if (genes !== undefined && t.min_genes !== undefined && genes < t.min_genes)
     out.push({ metric: 'Median Genes per Cell', message: `below min_genes (${t.min_genes})` });
   const umis = s.metrics['Median UMI Counts per Cell'];
   if (umis !== undefined && t.min_counts !== undefined && umis < t.min_counts)
     out.push({ metric: 'Median UMI Counts per Cell', message: `below min_counts (${t.min_counts})` });
-  if (s.cells_before_qc && s.cells_after_qc !== undefined && s.cells_after_qc / s.cells_before_qc < 0.5)
-    out.push({ metric: 'cells_after_qc', message: `QC removed ${Math.round(100 * (1 - s.cells_after_qc / s.cells_before_qc))}% of cells` });
+  const before = s.cellsBeforeQc;
+  const after = s.cellsAfterQc;
+  if (before && after != null && after / before < 0.5)
+    out.push({ metric: 'cells_after_qc', message: `QC removed ${Math.round(100 * (1 - after / before))}% of cells` });
   return out;
 }

@@ -340,6 +340,10 @@ export class CpuRenderer implements Renderer {
     const by = ((1 - view.panY) * H) / 2;
     const s = Math.max(1, Math.round(pointSize));
     const half = (s - 1) >> 1;
+    // Points of 4 px and more are drawn round, as the WebGL renderer does: a precomputed disc mask.
+    const disc = new Uint8Array(s * s);
+    const rr = (s / 2) ** 2;
+    for (let v = 0; v < s; v++) for (let u = 0; u < s; u++) disc[v * s + u] = s < 4 || (u + 0.5 - s / 2) ** 2 + (v + 0.5 - s / 2) ** 2 <= rr ? 1 : 0;
     const pal = this.palette;
     const nPal = pal.length / 4;
     const xy = this.xy;
@@ -360,6 +364,7 @@ export class CpuRenderer implements Renderer {
       const ia = 255 - a;
       for (let yy = y0 < 0 ? 0 : y0, ye = Math.min(H, y0 + s); yy < ye; yy++) {
         for (let xx = x0 < 0 ? 0 : x0, xe = Math.min(W, x0 + s); xx < xe; xx++) {
+          if (!disc[(yy - y0) * s + (xx - x0)]) continue;
           // "Over" compositing with premultiplied destination, in 0..255 integers.
           const o = (yy * W + xx) * 4;
           px[o] = (r * a + px[o]! * ia) >> 8;
