@@ -1,6 +1,6 @@
 // The one place adapters are chosen from configuration: embedded or server Postgres, local or Batch launcher,
 // local or S3 results, file or CloudWatch logs.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { FileLogSource } from './adapters/file-logs.js';
@@ -36,7 +36,7 @@ function notYet(what: string, env: string): never {
 
 function chooseLauncher(c: Config): Launcher {
   if (c.launcher === 'awsbatch') notYet('AWS Batch launcher', 'SCRNA_LAUNCHER=awsbatch');
-  return new LocalLauncher(c.nextflowBin, c.pipeline);
+  return new LocalLauncher(c.nextflowBin, c.pipeline, existsSync(c.platformConfig) ? c.platformConfig : null);
 }
 
 function chooseResults(c: Config): ResultStore {

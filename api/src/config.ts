@@ -20,6 +20,8 @@ export interface Config {
   /** The pipeline project launched by the platform (the repository root: nextflow.config points into workflows/). */
   pipeline: string;
   workflowsDir: string;
+  /** Config file that enables the nf-scrna plugin for launched runs. */
+  platformConfig: string;
   uiBuildDir: string;
   nextflowBin: string;
   logLevel: string;
@@ -59,6 +61,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     requireAuth: env.SCRNA_REQUIRE_AUTH === '1' || env.SCRNA_REQUIRE_AUTH === 'true',
     pipeline: env.SCRNA_PIPELINE ?? repoRoot,
     workflowsDir: env.SCRNA_WORKFLOWS_DIR ?? path.join(repoRoot, 'workflows'),
+    platformConfig: env.SCRNA_PLATFORM_CONFIG ?? path.join(repoRoot, 'workflows/conf/platform.config'),
     uiBuildDir: env.SCRNA_UI_BUILD ?? path.join(repoRoot, 'ui/build'),
     nextflowBin: env.SCRNA_NEXTFLOW ?? path.join(repoRoot, 'scripts/nextflow/nextflow'),
     logLevel: env.LOG_LEVEL ?? 'info',

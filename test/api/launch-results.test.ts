@@ -22,9 +22,9 @@ t.test('launch requests are validated against the pipeline schemas', async (t) =
   t.equal(ok.valid, true);
   t.match(
     ok.command,
-    /^nextflow run \S+ -profile platform -params-file \S+\/params\.json --outdir \S+\/results -work-dir \S+ --input \S+samplesheet\.csv$/,
+    /^nextflow run \S+ -c \S+platform\.config -params-file \S+\/params\.json --outdir \S+\/results -work-dir \S+ --input \S+samplesheet\.csv$/,
   );
-  t.match((await validate({ profiles: ['test'] })).command, /-profile test,platform/);
+  t.match((await validate({ profiles: ['test'] })).command, /-profile test -c /);
 
   const bad = await validate({
     params: { counter: 'kallisto', min_genes: -1, outdir: '/elsewhere' },

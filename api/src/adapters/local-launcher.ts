@@ -16,17 +16,19 @@ export class LocalLauncher implements Launcher {
   constructor(
     private readonly nextflow: string,
     private readonly pipeline: string,
+    /** Config that loads the nf-scrna plugin (workflows/conf/platform.config), passed with -c (see api/README.md). */
+    private readonly platformConfig: string | null,
     private readonly extraEnv: Record<string, string> = {},
   ) {}
 
   command(spec: Pick<LaunchSpec, 'launchDir' | 'outdir' | 'profiles' | 'resume' | 'input'>): string[] {
-    const profiles = [...spec.profiles, 'platform'];
     return [
       'nextflow',
       'run',
       this.pipeline,
-      '-profile',
-      profiles.join(','),
+      ...(spec.profiles.length ? ['-profile', spec.profiles.join(',')] : []),
+      // A `plugins {}` block is only allowed at the top of a config, so the plugin config goes in with -c.
+      ...(this.platformConfig ? ['-c', this.platformConfig] : []),
       '-params-file',
       path.join(spec.launchDir, 'params.json'),
       '--outdir',
