@@ -95,6 +95,25 @@ t.test('reports every task with seq, ISO timestamps, platform run id and bearer 
   t.notOk(existsSync(spoolOf(dir)), 'no spool file when everything was delivered');
 });
 
+t.test('a failing task: process_completed FAILED, then error, then completed with success false', async (t) => {
+  const dir = await launchDir(t);
+  const r = await receiver(t);
+  const run = await runFixture(dir, { params: { n: 2, fail: 2 }, env: { SCRNA_API_URL: r.url } });
+  t.not(run.code, 0, 'the run fails');
+  const failed = run.trace.find((row) => row.status === 'FAILED');
+  t.match(failed, { name: 'WORK (2)', exit: '3' }, 'Nextflow traced the failure');
+  const done = r.events.find((e) => e.event === 'process_completed' && e.trace?.status === 'FAILED');
+  t.match(done?.trace, { task_id: Number(failed?.task_id), hash: failed?.hash, exit: 3 });
+  const names = r.events.map((e) => e.event);
+  t.ok(done && names.indexOf('error') > r.events.indexOf(done), 'error after the failed completion');
+  t.equal(names.at(-1), 'completed');
+  t.match(r.events.at(-1)?.metadata?.workflow, { success: false, exitStatus: 3 });
+  t.same(
+    r.events.map((e) => e.seq),
+    range(r.events.length),
+  );
+});
+
 t.test('batches up to scrna.batchSize while the receiver is slow, still in order', async (t) => {
   const dir = await launchDir(t);
   const r = await receiver(t);

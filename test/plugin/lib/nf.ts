@@ -1,5 +1,6 @@
 // Runs the plugin fixture pipeline (test/fixtures/nf-plugin) with real Nextflow and reads its trace file.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { nextflowBin, repoRoot } from '../../helpers/paths.js';
@@ -60,7 +61,8 @@ export async function runFixture(dir: string, opts: FixtureOptions = {}): Promis
     child.on('close', (c) => resolve({ code: c, out }));
   });
   const wallMs = performance.now() - started;
-  return { code, out, wallMs, trace: code === 0 ? await readTrace(path.join(dir, 'trace.txt')) : [] };
+  const traceFile = path.join(dir, 'trace.txt');
+  return { code, out, wallMs, trace: existsSync(traceFile) ? await readTrace(traceFile) : [] };
 }
 
 export async function readTrace(file: string): Promise<TraceRow[]> {
