@@ -8,7 +8,7 @@ import { CsvError, parseCsv } from './csv.js';
 export interface ValidationError {
   field?: string;
   row?: number;
-  column?: string;
+  column?: string | number;
   line?: number;
   message: string;
 }
@@ -87,7 +87,8 @@ export class LaunchValidator {
     try {
       parsed = parseCsv(csv);
     } catch (e) {
-      if (e instanceof CsvError) return { rows: [], errors: [{ field: 'samplesheet', line: e.line, message: e.message }] };
+      if (e instanceof CsvError)
+        return { rows: [], errors: [{ field: 'samplesheet', line: e.line, column: e.column, message: `samplesheet ${e.message}` }] };
       throw e;
     }
     const [header, ...data] = parsed;

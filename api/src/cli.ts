@@ -1,0 +1,273 @@
+// `scrna`: the platform from a terminal. Talks to the API over HTTP (SCRNA_API_URL, SCRNA_API_TOKEN).
+//   scrna submit --samplesheet s.csv [--params p.json] [--param k=v] [--profile test] [--name n] [--label k=v] [--wait]
+//   scrna runs [--status S] [--label k=v] [--limit N]      scrna status <run>
+//   scrna logs <run> [--task N] [--stream out|err] [--follow]
+//   scrna trace import <file> [--run <run>] [--tz Europe/Berlin] [--name n]
+//   scrna events replay <spool.jsonl> [--batch 100]
+// Every command takes --json (machine-readable output), --url and --token.
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+
+class CliError extends Error {}
+
+const USAGE = `usage: scrna <command> [options]
+  submit --samplesheet FILE [--params FILE.json] [--param k=v]... [--profile P]... [--name N] [--label k=v]... [--wait]
+  runs [--status S] [--label k=v] [--submitter S] [--q TEXT] [--limit N]
+  status RUN
+  logs RUN [--task ID] [--stream out|err] [--follow]
+  trace import FILE [--run RUN] [--tz ZONE] [--name N]
+  events replay SPOOL.jsonl [--batch N]
+options for every command: --json, --url URL (SCRNA_API_URL), --token T (SCRNA_API_TOKEN)`;
+
+const { values: opt, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    json: { type: 'boolean', default: false },
+    url: { type: 'string' },
+    token: { type: 'string' },
+    samplesheet: { type: 'string' },
+    params: { type: 'string' },
+    param: { type: 'string', multiple: true },
+    profile: { type: 'string', multiple: true },
+    name: { type: 'string' },
+    label: { type: 'string', multiple: true },
+    submitter: { type: 'string' },
+    wait: { type: 'boolean', default: false },
+    status: { type: 'string' },
+    q: { type: 'string' },
+    limit: { type: 'string' },
+    task: { type: 'string' },
+    stream: { type: 'string', default: 'out' },
+    follow: { type: 'boolean', short: 'f', default: false },
+    run: { type: 'string' },
+    tz: { type: 'string' },
+    batch: { type: 'string', default: '100' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+
+const base = (opt.url ?? process.env.SCRNA_API_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+const token = opt.token ?? process.env.SCRNA_API_TOKEN;
+const out = (o: unknown, human: string) => process.stdout.write(opt.json ? `${JSON.stringify(o, null, 2)}\n` : `${human}\n`);
+
+async function api(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<Response> {
+  const headers: Record<string, string> = {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = contentType;
+  const init: RequestInit & { duplex?: string } = { method, headers };
+  if (body !== undefined) {
+    init.body = contentType === 'application/json' ? JSON.stringify(body) : (body as BodyInit);
+    if (typeof (body as { pipe?: unknown }).pipe === 'function') init.duplex = 'half';
+  }
+  let res: Response;
+  try {
+    res = await fetch(`${base}${path}`, init);
+  } catch (e) {
+    throw new CliError(`cannot reach the API at ${base}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);
+  }
+  if (!res.ok) {
+    const text = await res.text();
+    let msg = text;
+    try {
+      const j = JSON.parse(text);
+      msg = [
+        j.message,
+        ...(j.errors ?? [])
+          .slice(1)
+          .map((e: { message: string; field?: string; line?: number }) => `${e.field ?? ''}${e.line ? `:${e.line}` : ''} ${e.message}`),
+      ].join('\n  ');
+    } catch {
+      // not JSON
+    }
+    throw new CliError(`${res.status}: ${msg}`);
+  }
+  return res;
+}
+
+const json = async <T>(method: string, path: string, body?: unknown): Promise<T> => (await (await api(method, path, body)).json()) as T;
+
+function kv(list: string[] | undefined, what: string): Record<string, string> {
+  const o: Record<string, string> = {};
+  for (const s of list ?? []) {
+    const eq = s.indexOf('=');
+    if (eq <= 0) throw new CliError(`--${what} expects key=value, got '${s}'`);
+    o[s.slice(0, eq)] = s.slice(eq + 1);
+  }
+  return o;
+}
+
+interface RunView {
+  id: string;
+  name: string;
+  status: string;
+  createdAt: string;
+  progress?: Record<string, number>;
+  errorMessage?: string | null;
+}
+
+function bar(r: RunView): string {
+  const p = r.progress ?? { total: 0 };
+  const done = (p.completed ?? 0) + (p.cached ?? 0) + (p.failed ?? 0) + (p.aborted ?? 0);
+  const width = 30;
+  const fill = p.total ? Math.round((done / p.total) * width) : 0;
+  return `[${'#'.repeat(fill)}${'-'.repeat(width - fill)}] ${done}/${p.total ?? 0} tasks, ${p.running ?? 0} running, ${p.failed ?? 0} failed  ${r.status}`;
+}
+
+async function wait(id: string): Promise<RunView> {
+  const tty = process.stderr.isTTY;
+  let last = '';
+  for (;;) {
+    const r = await json<RunView>('GET', `/api/v1/runs/${id}`);
+    const line = bar(r);
+    if (line !== last) {
+      process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
+      last = line;
+    }
+    if (['COMPLETED', 'FAILED', 'CANCELLED'].includes(r.status)) {
+      if (tty) process.stderr.write('\n');
+      return r;
+    }
+    await new Promise((res) => setTimeout(res, 2000));
+  }
+}
+
+async function submit(): Promise<number> {
+  if (!opt.samplesheet && !opt.profile?.includes('test')) throw new CliError('--samplesheet is required (or --profile test)');
+  const params: Record<string, unknown> = opt.params ? JSON.parse(await readFile(opt.params, 'utf8')) : {};
+  for (const [k, v] of Object.entries(kv(opt.param, 'param')))
+    params[k] = /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v === 'true' ? true : v === 'false' ? false : v;
+  const body = {
+    params,
+    ...(opt.samplesheet ? { samplesheet: await readFile(opt.samplesheet, 'utf8') } : {}),
+    profiles: opt.profile ?? [],
+    ...(opt.name ? { name: opt.name } : {}),
+    labels: kv(opt.label, 'label'),
+    ...(opt.submitter ? { submitter: opt.submitter } : {}),
+  };
+  const run = await json<RunView>('POST', '/api/v1/runs', body);
+  if (!opt.wait) {
+    out(run, `${run.id} ${run.status}`);
+    return 0;
+  }
+  if (!opt.json) process.stderr.write(`submitted ${run.id}\n`);
+  const end = await wait(run.id);
+  out(end, `${end.id} ${end.status}${end.errorMessage ? `: ${end.errorMessage}` : ''}`);
+  return end.status === 'COMPLETED' ? 0 : 1;
+}
+
+async function runs(): Promise<number> {
+  const qs = new URLSearchParams();
+  if (opt.status) qs.set('status', opt.status);
+  for (const l of opt.label ?? []) qs.append('label', l);
+  if (opt.submitter) qs.set('submitter', opt.submitter);
+  if (opt.q) qs.set('q', opt.q);
+  qs.set('limit', opt.limit ?? '20');
+  const r = await json<{ items: RunView[]; total: number }>('GET', `/api/v1/runs?${qs}`);
+  out(
+    r,
+    [...r.items.map((x) => `${x.id}  ${x.status.padEnd(9)}  ${x.createdAt}  ${x.name}`), `(${r.items.length} of ${r.total})`].join('\n'),
+  );
+  return 0;
+}
+
+async function status(id: string | undefined): Promise<number> {
+  if (!id) throw new CliError('status needs a run id');
+  const r = await json<RunView>('GET', `/api/v1/runs/${id}`);
+  out(r, `${r.name} (${r.id})\n${bar(r)}${r.errorMessage ? `\nerror: ${r.errorMessage}` : ''}`);
+  return 0;
+}
+
+async function logs(id: string | undefined): Promise<number> {
+  if (!id) throw new CliError('logs needs a run id');
+  const path = opt.task ? `/api/v1/runs/${id}/tasks/${opt.task}/log?stream=${opt.stream}` : `/api/v1/runs/${id}/log?x=1`;
+  if (!opt.follow) {
+    const text = await (await api('GET', path)).text();
+    if (opt.json) out({ text }, '');
+    else process.stdout.write(text);
+    return 0;
+  }
+  const res = await api('GET', `${path}&follow=true`);
+  const lines = createInterface({ input: (await import('node:stream')).Readable.fromWeb(res.body as never) });
+  let event = '';
+  for await (const line of lines) {
+    if (line.startsWith('event: ')) event = line.slice(7);
+    else if (line.startsWith('data: ') && event === 'log') {
+      const d = JSON.parse(line.slice(6));
+      process.stdout.write(opt.json ? `${JSON.stringify(d)}\n` : d.text);
+    } else if (line.startsWith('data: ') && event === 'end') break;
+  }
+  return 0;
+}
+
+async function traceImport(file: string | undefined): Promise<number> {
+  if (!file) throw new CliError('trace import needs a file');
+  await stat(file).catch(() => {
+    throw new CliError(`no such file: ${file}`);
+  });
+  const qs = new URLSearchParams();
+  if (opt.tz) qs.set('tz', opt.tz);
+  if (opt.name) qs.set('name', opt.name);
+  const path = opt.run ? `/api/v1/runs/${opt.run}/trace?${qs}` : `/api/v1/runs/trace?${qs}`;
+  const res = await api('POST', path, createReadStream(file), 'text/plain');
+  const r = (await res.json()) as { rows: number; run?: RunView };
+  out(r, `${r.rows} task rows imported into ${r.run?.id ?? opt.run}`);
+  return 0;
+}
+
+/** Posts a plugin spool file (JSON lines, one event or one batch per line) to the API, in order. */
+async function replay(file: string | undefined): Promise<number> {
+  if (!file) throw new CliError('events replay needs a spool file');
+  const size = Math.max(1, Number(opt.batch));
+  let batch: unknown[] = [];
+  let sent = 0;
+  let lineNo = 0;
+  const flush = async () => {
+    if (!batch.length) return;
+    await api('POST', '/api/v1/events', batch);
+    sent += batch.length;
+    batch = [];
+  };
+  for await (const line of createInterface({ input: createReadStream(file) })) {
+    lineNo++;
+    if (!line.trim()) continue;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch {
+      throw new CliError(`${file}:${lineNo}: not JSON`);
+    }
+    batch.push(...(Array.isArray(v) ? v : [v]));
+    if (batch.length >= size) await flush();
+  }
+  await flush();
+  out({ sent }, `${sent} events sent`);
+  return 0;
+}
+
+async function main(): Promise<number> {
+  const [cmd, sub, arg] = positionals;
+  if (opt.help || !cmd) {
+    process.stdout.write(`${USAGE}\n`);
+    return cmd || opt.help ? 0 : 2;
+  }
+  if (cmd === 'submit') return submit();
+  if (cmd === 'runs') return runs();
+  if (cmd === 'status') return status(sub);
+  if (cmd === 'logs') return logs(sub);
+  if (cmd === 'trace' && sub === 'import') return traceImport(arg);
+  if (cmd === 'events' && sub === 'replay') return replay(arg);
+  throw new CliError(`unknown command: ${positionals.join(' ')}\n${USAGE}`);
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    if (!(e instanceof CliError)) throw e;
+    process.stderr.write(opt.json ? `${JSON.stringify({ error: e.message })}\n` : `scrna: ${e.message}\n`);
+    process.exitCode = 1;
+  },
+);
