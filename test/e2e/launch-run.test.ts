@@ -9,8 +9,7 @@ import t from 'tap';
 import { createPlatform } from '../../api/src/composition.js';
 import { loadConfig } from '../../api/src/config.js';
 import { freshDatabase } from '../helpers/db.js';
-import { run } from '../helpers/exec.js';
-import { artifactsDir, nextflowBin } from '../helpers/paths.js';
+import { artifactsDir } from '../helpers/paths.js';
 import { launchBrowser, nonBackgroundShare } from './browser.js';
 import { uiBuild } from './fixtures.js';
 
@@ -60,14 +59,6 @@ page.on('pageerror', (e) => pageErrors.push(String(e)));
 const name = `e2e-${Date.now().toString(36)}`;
 let runId = '';
 
-// The platform launches `-profile test,platform`. When that configuration does not even parse, no run can succeed
-// and the steps that need a finished run are skipped with Nextflow's own message (the form and review still run).
-const config = await run(nextflowBin, ['config', '-profile', 'test,platform', baseConfig.pipeline], { cwd: dataDir });
-const blocker =
-  config.code === 0
-    ? false
-    : `\`nextflow config -profile test,platform\` fails, so no platform run can start: ${(config.stdout + config.stderr).trim().split('\n').pop()}`;
-
 t.test('the API serves the UI and the launch form is built from the schema', async (t) => {
   await page.goto(`${base}/launch`);
   await page.locator('#param-expected_cells').waitFor();
@@ -113,30 +104,28 @@ t.test('review shows the exact command, then launch', async (t) => {
   const cmd = page.getByTestId('command');
   await cmd.waitFor({ timeout: 30000 });
   const command = (await cmd.textContent()) ?? '';
-  t.match(command, /^nextflow run \S+ -profile test,platform /);
+  t.match(command, /^nextflow run \S+ -profile test[ ,]/);
   t.match(command, /-params-file \S+params\.json/);
   await page.screenshot({ path: path.join(shots, 'launch-review.png'), fullPage: true });
-  if (blocker) return;
   await page.getByTestId('launch').click();
   await page.waitForURL(/\/runs\/[0-9a-f-]{36}$/);
   runId = page.url().split('/').pop()!;
   t.ok(runId);
 });
 
-const needsRun = { skip: blocker };
-
-t.test('the run is listed and reaches COMPLETED live', needsRun, async (t) => {
+t.test('the run is listed and reaches COMPLETED live', async (t) => {
   const status = page.getByTestId('detail-status');
   await status.waitFor();
   t.match(await status.textContent(), /QUEUED|SUBMITTED|RUNNING|COMPLETED/);
   // Watch the detail page update without reloads; grab one screenshot while it runs.
-  const deadline = Date.now() + RUN_TIMEOUT;
+  const started = Date.now();
+  const deadline = started + RUN_TIMEOUT;
   let shotWhileRunning = false;
   let s = '';
   while (Date.now() < deadline) {
     s = (await status.textContent())?.trim() ?? '';
     if (['COMPLETED', 'FAILED', 'CANCELLED'].includes(s)) break;
-    if (s === 'RUNNING' && !shotWhileRunning && (await page.getByTestId('processes').count())) {
+    if (!shotWhileRunning && Date.now() - started > 45000) {
       await page.screenshot({ path: path.join(shots, 'run-running.png'), fullPage: true });
       shotWhileRunning = true;
     }
@@ -153,7 +142,7 @@ t.test('the run is listed and reaches COMPLETED live', needsRun, async (t) => {
   await page.screenshot({ path: path.join(shots, 'runs-list.png') });
 });
 
-t.test('tasks, timeline and a task log', needsRun, async (t) => {
+t.test('tasks, timeline and a task log', async (t) => {
   await page.goto(`${base}/runs/${runId}/tasks`);
   const rows = page.getByTestId('tasks-table').locator('tbody tr');
   await rows.first().waitFor();
@@ -177,7 +166,7 @@ t.test('tasks, timeline and a task log', needsRun, async (t) => {
   await page.screenshot({ path: path.join(shots, 'run-timeline.png'), fullPage: true });
 });
 
-t.test('QC: one card per sample with CellRanger metrics and thresholds', needsRun, async (t) => {
+t.test('QC: one card per sample with CellRanger metrics and thresholds', async (t) => {
   await page.goto(`${base}/runs/${runId}/qc`);
   const cards = page.getByTestId('sample-card');
   await cards.first().waitFor({ timeout: 30000 });
@@ -193,7 +182,7 @@ t.test('QC: one card per sample with CellRanger metrics and thresholds', needsRu
   await page.screenshot({ path: path.join(shots, 'qc.png'), fullPage: true });
 });
 
-t.test('Cells: the embedding is drawn from the Arrow stream', needsRun, async (t) => {
+t.test('Cells: the embedding is drawn from the Arrow stream', async (t) => {
   await page.goto(`${base}/runs/${runId}/cells`);
   await page.waitForFunction(
     () => Number(document.querySelector('[data-testid=scatter-host]')?.getAttribute('data-drawn') ?? 0) >= 1,

@@ -37,7 +37,10 @@ export function when(iso: string | null | undefined): string {
   return Number.isNaN(d.getTime()) ? iso : d.toISOString().replace('T', ' ').slice(0, 19);
 }
 
-export function runDuration(r: { startedAt?: string | null; completedAt?: string | null; timings?: { wallMs?: number | null } }, now = Date.now()) {
+export function runDuration(
+  r: { startedAt?: string | null; completedAt?: string | null; timings?: { wallMs?: number | null } },
+  now = Date.now(),
+) {
   if (r.completedAt && r.timings?.wallMs != null) return r.timings.wallMs;
   if (!r.startedAt) return null;
   const end = r.completedAt ? Date.parse(r.completedAt) : now;

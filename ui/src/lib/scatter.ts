@@ -119,7 +119,7 @@ export class PointRenderer implements Renderer {
     const gl = this.gl;
     const w = Math.min(4096, Math.max(1, palette.length));
     const data = new Uint8Array(w * 4);
-    palette.slice(0, w).forEach((c, i) => data.set(c, i * 4));
+    for (let i = 0; i < w && i < palette.length; i++) data.set(palette[i]!, i * 4);
     gl.bindTexture(gl.TEXTURE_2D, this.pal);
     gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, w, 1, 0, gl.RGBA, gl.UNSIGNED_BYTE, data);
   }
@@ -315,7 +315,7 @@ export class CpuRenderer implements Renderer {
   }
   setPalette(palette: Rgba[]) {
     this.palette = new Uint8Array(palette.length * 4);
-    palette.forEach((c, i) => this.palette.set(c, i * 4));
+    for (let i = 0; i < palette.length; i++) this.palette.set(palette[i]!, i * 4);
   }
   setSelection(mask: Uint8Array | null) {
     this.mask = mask;
@@ -343,7 +343,8 @@ export class CpuRenderer implements Renderer {
     // Points of 4 px and more are drawn round, as the WebGL renderer does: a precomputed disc mask.
     const disc = new Uint8Array(s * s);
     const rr = (s / 2) ** 2;
-    for (let v = 0; v < s; v++) for (let u = 0; u < s; u++) disc[v * s + u] = s < 4 || (u + 0.5 - s / 2) ** 2 + (v + 0.5 - s / 2) ** 2 <= rr ? 1 : 0;
+    for (let v = 0; v < s; v++)
+      for (let u = 0; u < s; u++) disc[v * s + u] = s < 4 || (u + 0.5 - s / 2) ** 2 + (v + 0.5 - s / 2) ** 2 <= rr ? 1 : 0;
     const pal = this.palette;
     const nPal = pal.length / 4;
     const xy = this.xy;
@@ -362,8 +363,8 @@ export class CpuRenderer implements Renderer {
       const g = pal[c + 1]!;
       const b = pal[c + 2]!;
       const ia = 255 - a;
-      for (let yy = y0 < 0 ? 0 : y0, ye = Math.min(H, y0 + s); yy < ye; yy++) {
-        for (let xx = x0 < 0 ? 0 : x0, xe = Math.min(W, x0 + s); xx < xe; xx++) {
+      for (let yy = Math.max(0, y0), ye = Math.min(H, y0 + s); yy < ye; yy++) {
+        for (let xx = Math.max(0, x0), xe = Math.min(W, x0 + s); xx < xe; xx++) {
           if (!disc[(yy - y0) * s + (xx - x0)]) continue;
           // "Over" compositing with premultiplied destination, in 0..255 integers.
           const o = (yy * W + xx) * 4;
