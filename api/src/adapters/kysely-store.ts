@@ -78,6 +78,22 @@ function observationLine(o: TaskObservation): string {
   return line;
 }
 
+/** A tasks row for COPY, as the merge inserts a first observation (dates as ISO text, attempt 1 when unknown). */
+function directLine(runId: string, o: TaskObservation): string {
+  const cells: string[] = [runId, String(o.taskId), String(o.attempt ?? 1), o.status, String(stateKey(o.status, o.source))];
+  for (const f of TASK_FIELDS) {
+    const v = o.values[f.column];
+    cells.push(f.kind === 'date' && typeof v === 'number' ? new Date(v).toISOString() : copyEscape(v));
+  }
+  let hasExtra = false;
+  for (const _ in o.extra) {
+    hasExtra = true;
+    break;
+  }
+  cells.push(hasExtra ? copyEscape(o.extra) : '{}');
+  return `${cells.join('\t')}\n`;
+}
+
 const iso = (d: Date | string | null | undefined) => (d === null || d === undefined ? null : new Date(d).toISOString());
 
 interface RunRecord {
@@ -314,19 +330,64 @@ export class KyselyStore implements RunStore {
 
   async importTasks(runId: string, batches: AsyncIterable<TaskObservation[]>): Promise<{ rows: number }> {
     return this.tx(async (c) => {
+      // The run row lock orders this import with event batches for the same run (they take it too).
+      await c.query('SELECT 1 FROM runs WHERE id = $1 FOR UPDATE', [runId]);
+      const empty = !(await c.query('SELECT 1 FROM tasks WHERE run_id = $1 LIMIT 1', [runId])).rowCount;
+      const it = batches[Symbol.asyncIterator]();
+      let rows = 0;
+      let rest: TaskObservation[] | null = null;
+      if (empty) {
+        // Fast path for a run with no tasks yet: rows go straight into tasks with COPY, exactly as the merge would
+        // insert them, until a (task_id, attempt) repeats; from there on the rest is staged and merged.
+        const seen = new Set<number>();
+        const direct = c.query(
+          copyStreams.from(`COPY tasks (run_id, task_id, attempt, status, state_key, ${FIELD_COLS.join(', ')}, extra) FROM STDIN`),
+        );
+        async function* text() {
+          for (;;) {
+            const { value: batch, done } = await it.next();
+            if (done) return;
+            const lines: string[] = [];
+            for (let i = 0; i < batch.length; i++) {
+              const o = batch[i]!;
+              const key = o.taskId * 1024 + (o.attempt ?? 1);
+              if (seen.has(key)) {
+                rest = batch.slice(i);
+                rows += i;
+                yield lines.join('');
+                return;
+              }
+              seen.add(key);
+              lines.push(directLine(runId, o));
+            }
+            rows += batch.length;
+            yield lines.join('');
+          }
+        }
+        await pipeline(Readable.from(text()), direct);
+        if (!rest) return { rows };
+      }
       // One staging table per connection, emptied at commit: creating it per import would churn the catalog.
       await c.query(`CREATE TEMP TABLE IF NOT EXISTS tasks_in (${STAGE_COLUMNS.join(', ')}) ON COMMIT DELETE ROWS`);
-      let rows = 0;
-      const copy = c.query(copyStreams.from('COPY tasks_in FROM STDIN'));
-      async function* text() {
-        for await (const batch of batches) {
+      const staged = c.query(copyStreams.from('COPY tasks_in FROM STDIN'));
+      const first = rest as TaskObservation[] | null;
+      async function* stagedText() {
+        if (first) {
+          let chunk = '';
+          for (const o of first) chunk += observationLine(o);
+          rows += first.length;
+          yield chunk;
+        }
+        for (;;) {
+          const { value: batch, done } = await it.next();
+          if (done) return;
           let chunk = '';
           for (const o of batch) chunk += observationLine(o);
           rows += batch.length;
           yield chunk;
         }
       }
-      await pipeline(Readable.from(text()), copy);
+      await pipeline(Readable.from(stagedText()), staged);
       await this.mergeStaged(c, 'trace', `(SELECT $1::uuid AS run_id, * FROM tasks_in) s`, [runId], true);
       return { rows };
     });
@@ -352,6 +413,8 @@ export class KyselyStore implements RunStore {
     if (!events.length) return { stored: 0, runIds: [] };
     return this.tx(async (c) => {
       const runOf = await this.resolveRuns(c, events);
+      // Same lock order as trace imports: a run's row first, then its tasks.
+      await c.query('SELECT 1 FROM runs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [[...new Set(runOf)]]);
       const ids: string[] = [];
       const keys: string[] = [];
       const names: string[] = [];

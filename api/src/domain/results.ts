@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 import { tableFromIPC } from 'apache-arrow';
 import { ClientError } from './errors.js';
 import type { CellColumns, OutputRow, ResultStore, ResultsBundle, RunStore, SampleRow } from './ports.js';
@@ -73,6 +74,7 @@ export class ResultsService {
   private async validate(): Promise<ValidateFunction> {
     if (this.validator) return this.validator;
     const ajv = new Ajv2020({ allErrors: true, strict: false });
+    (addFormats as unknown as (a: Ajv2020) => void)(ajv);
     let schema: Record<string, unknown> = MINIMAL_SCHEMA;
     try {
       const { $schema: _, ...s } = JSON.parse(await readFile(path.join(this.workflowsDir, 'assets/manifest.schema.json'), 'utf8'));

@@ -25,8 +25,6 @@ export interface TraceParseOptions {
   batchSize?: number;
 }
 
-type Cell = { value: TaskValue; exact: boolean } | undefined;
-
 interface Column {
   name: string;
   /** Index of the target column; -1 for unknown columns (kept in extra). */
@@ -40,36 +38,35 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding binary junk is the point
 const CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/;
 
-function parseCell(kind: FieldKind, s: string, tz: string): Cell {
+type Parse = (s: string) => TaskValue | undefined;
+
+function parserFor(kind: FieldKind, tz: string): Parse {
   switch (kind) {
     case 'str':
-      return { value: s, exact: true };
-    case 'int': {
-      const v = parseInteger(s);
-      return v === undefined ? undefined : { value: v === EXIT_UNKNOWN ? null : v, exact: true };
-    }
-    case 'num': {
-      const v = parseNumber(s);
-      return v === undefined ? undefined : { value: Math.round(v), exact: true };
-    }
-    case 'date': {
-      const v = parseDate(s, tz);
-      return v === undefined ? undefined : { value: v, exact: /^\d+$/.test(s) };
-    }
-    case 'time': {
-      const v = parseDuration(s);
-      return v === undefined ? undefined : { value: v, exact: /^\d+$/.test(s) };
-    }
-    case 'mem': {
-      const v = parseMemory(s);
-      return v === undefined ? undefined : { value: v, exact: /^\d+$/.test(s) };
-    }
-    case 'perc': {
-      const v = parsePercent(s);
-      return v === undefined ? undefined : { value: v, exact: !s.endsWith('%') };
-    }
+      return (s) => s;
+    case 'int':
+      return (s) => {
+        const v = parseInteger(s);
+        return v === EXIT_UNKNOWN ? null : v;
+      };
+    case 'num':
+      return (s) => {
+        const v = parseNumber(s);
+        return v === undefined ? undefined : Math.round(v);
+      };
+    case 'date':
+      return (s) => parseDate(s, tz);
+    case 'time':
+      return parseDuration;
+    case 'mem':
+      return parseMemory;
+    case 'perc':
+      return parsePercent;
   }
 }
+
+/** A raw rendering (plain number) is exact; `9.8 MB`, `1.1s`, `17.5%` or a formatted date are rounded. */
+const isExact = (s: string) => /^-?\d+(\.\d+)?$/.test(s);
 
 function headerColumns(cells: string[]): Column[] {
   const seen = new Map<string, number>();
@@ -88,43 +85,85 @@ function headerColumns(cells: string[]): Column[] {
   });
 }
 
-/** Splits a byte stream into lines without decoding more than one line at a time. */
-async function* lines(
-  source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
-  maxLineBytes: number,
-): AsyncGenerator<Buffer> {
-  let carry: Buffer = Buffer.alloc(0);
-  let lineNo = 0;
-  for await (const chunk of source) {
-    const buf = carry.length ? Buffer.concat([carry, Buffer.from(chunk)]) : Buffer.from(chunk);
-    let start = 0;
-    for (;;) {
-      const nl = buf.indexOf(10, start);
-      if (nl < 0) break;
-      lineNo++;
-      if (nl - start > maxLineBytes) throw new TraceParseError(`line longer than ${maxLineBytes} bytes`, lineNo, maxLineBytes + 1);
-      yield buf.subarray(start, nl);
-      start = nl + 1;
-    }
-    carry = buf.subarray(start);
-    if (carry.length > maxLineBytes) throw new TraceParseError(`line longer than ${maxLineBytes} bytes`, lineNo + 1, maxLineBytes + 1);
-  }
-  if (carry.length) yield carry;
+function checkText(text: string, firstLine: number): void {
+  const bad = CONTROL.exec(text);
+  if (!bad) return;
+  const before = text.slice(0, bad.index);
+  const line = firstLine + (before.match(/\n/g)?.length ?? 0);
+  const col = bad.index - before.lastIndexOf('\n');
+  throw new TraceParseError(`control character 0x${bad[0].charCodeAt(0).toString(16)} (binary data?)`, line, col);
 }
 
-function decodeLine(bytes: Buffer, lineNo: number): string {
-  let s: string;
+function decodeBlock(bytes: Buffer, firstLine: number): string {
   try {
-    s = decoder.decode(bytes);
+    return decoder.decode(bytes);
   } catch {
-    let ok = 0;
-    while (ok < bytes.length && bytes[ok]! < 0x80) ok++;
-    throw new TraceParseError('not UTF-8 text (binary data?)', lineNo, ok + 1);
+    // Find the line and column of the first invalid byte sequence.
+    let line = firstLine;
+    let start = 0;
+    for (;;) {
+      const nl = bytes.indexOf(10, start);
+      const end = nl < 0 ? bytes.length : nl;
+      try {
+        decoder.decode(bytes.subarray(start, end));
+      } catch {
+        let ok = start;
+        while (ok < end && bytes[ok]! < 0x80) ok++;
+        throw new TraceParseError('not UTF-8 text (binary data?)', line, ok - start + 1);
+      }
+      if (nl < 0) throw new TraceParseError('not UTF-8 text (binary data?)', line, 1);
+      start = nl + 1;
+      line++;
+    }
   }
-  if (s.endsWith('\r')) s = s.slice(0, -1);
-  const bad = CONTROL.exec(s);
-  if (bad) throw new TraceParseError(`control character 0x${bad[0].charCodeAt(0).toString(16)} (binary data?)`, lineNo, bad.index + 1);
-  return s;
+}
+
+/** Splits a byte stream into blocks of whole lines, decoded and checked a block at a time. */
+async function* lineBlocks(
+  source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
+  maxLineBytes: number,
+): AsyncGenerator<{ lines: string[]; first: number }> {
+  let carry: Buffer = Buffer.alloc(0);
+  let lineNo = 1;
+  const emit = (buf: Buffer) => {
+    // Line lengths are checked before decoding so a huge line is refused early.
+    let start = 0;
+    let n = lineNo;
+    for (;;) {
+      const nl = buf.indexOf(10, start);
+      const end = nl < 0 ? buf.length : nl;
+      if (end - start > maxLineBytes) throw new TraceParseError(`line longer than ${maxLineBytes} bytes`, n, maxLineBytes + 1);
+      if (nl < 0) break;
+      start = nl + 1;
+      n++;
+    }
+    const text = decodeBlock(buf, lineNo);
+    checkText(text.includes('\r') ? text.replace(/\r(?=\n|$)/g, '') : text, lineNo);
+    const lines = text.split('\n');
+    const first = lineNo;
+    lineNo += lines.length;
+    return { lines: lines.map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l)), first };
+  };
+  for await (const chunk of source) {
+    const buf = carry.length ? Buffer.concat([carry, Buffer.from(chunk)]) : Buffer.from(chunk);
+    const last = buf.lastIndexOf(10);
+    if (last < 0) {
+      carry = buf;
+      if (carry.length > maxLineBytes) throw new TraceParseError(`line longer than ${maxLineBytes} bytes`, lineNo, maxLineBytes + 1);
+      continue;
+    }
+    yield emit(buf.subarray(0, last));
+    carry = buf.subarray(last + 1);
+    if (carry.length > maxLineBytes) throw new TraceParseError(`line longer than ${maxLineBytes} bytes`, lineNo, maxLineBytes + 1);
+  }
+  if (carry.length) yield emit(carry);
+}
+
+/** 1-based column where cell i starts. */
+function offsetOf(cells: string[], i: number, sep: string): number {
+  let o = 1;
+  for (let k = 0; k < i; k++) o += cells[k]!.length + sep.length;
+  return o;
 }
 
 /** Yields batches of task observations; throws TraceParseError at the first malformed line. */
@@ -137,72 +176,90 @@ export async function* parseTrace(
   const batchSize = opts.batchSize ?? 5000;
   let columns: Column[] | null = null;
   let sep = opts.separator ?? '\t';
-  let lineNo = 0;
   let batch: TaskObservation[] = [];
   let taskIdAt = -1;
   let statusAt = -1;
   let exitAt = -1;
-  for await (const bytes of lines(source, maxLineBytes)) {
-    lineNo++;
-    const line = decodeLine(bytes, lineNo);
-    if (!columns) {
-      if (!opts.separator && !line.includes('\t') && line.includes(',')) sep = ',';
-      columns = headerColumns(line.split(sep));
-      taskIdAt = columns.findIndex((c) => c.kind === 'task_id');
-      if (taskIdAt < 0) throw new TraceParseError('the header has no task_id column (is this a Nextflow trace file?)', 1, 1);
-      statusAt = columns.findIndex((c) => c.kind === 'status');
-      exitAt = columns.findIndex((c) => c.column === 'exit');
-      continue;
-    }
-    if (line === '') continue;
-    const cells = line.split(sep);
-    if (cells.length !== columns.length) {
-      const col = cells.length < columns.length ? line.length + 1 : line.split(sep, columns.length).join(sep).length + sep.length + 1;
-      throw new TraceParseError(`expected ${columns.length} columns, found ${cells.length}`, lineNo, col);
-    }
-    const values: Record<string, TaskValue> = {};
-    const exact: Record<string, boolean> = {};
-    const extra: Record<string, unknown> = {};
-    let taskId = 0;
-    let attempt: number | null = null;
-    let status = '';
-    let offset = 1;
-    for (let i = 0; i < cells.length; i++) {
-      const s = cells[i]!;
-      const c = columns[i]!;
-      if (s === '-' || s === '') {
-        if (c.kind === 'task_id') throw new TraceParseError('task_id is missing', lineNo, offset, c.name);
-      } else if (c.kind === 'task_id' || c.kind === 'attempt') {
-        const v = parseInteger(s);
-        if (v === undefined || v < 0) throw new TraceParseError(`'${s}' is not a whole number`, lineNo, offset, c.name);
-        if (c.kind === 'task_id') taskId = v;
-        else attempt = v;
-      } else if (c.kind === 'status') {
-        if (!(s in TASK_STATUS_RANK)) throw new TraceParseError(`unknown task status '${s}'`, lineNo, offset, c.name);
-        status = s;
-      } else if (c.kind === 'extra') {
-        extra[c.extraKey] = s;
-      } else {
-        const cell = parseCell(c.kind, s, tz);
-        if (!cell)
-          throw new TraceParseError(`'${s.length > 40 ? `${s.slice(0, 40)}…` : s}' is not a valid ${c.kind} value`, lineNo, offset, c.name);
-        // Duplicate columns (e.g. `rss` and `rss:num`): the exact (raw) rendering wins over a rounded one.
-        if (values[c.column] === undefined || values[c.column] === null || (cell.exact && !exact[c.column])) {
-          values[c.column] = cell.value;
-          exact[c.column] = cell.exact;
+  let parsers: (Parse | null)[] = [];
+  let duplicated: boolean[] = [];
+  for await (const block of lineBlocks(source, maxLineBytes)) {
+    for (let li = 0; li < block.lines.length; li++) {
+      const line = block.lines[li]!;
+      const lineNo = block.first + li;
+      if (!columns) {
+        if (!opts.separator && !line.includes('\t') && line.includes(',')) sep = ',';
+        columns = headerColumns(line.split(sep));
+        taskIdAt = columns.findIndex((c) => c.kind === 'task_id');
+        if (taskIdAt < 0) throw new TraceParseError('the header has no task_id column (is this a Nextflow trace file?)', 1, 1);
+        statusAt = columns.findIndex((c) => c.kind === 'status');
+        exitAt = columns.findIndex((c) => c.column === 'exit');
+        const cols = columns;
+        parsers = cols.map((c) => (FIELD_BY_TRACE.has(c.name) ? parserFor(c.kind as FieldKind, tz) : null));
+        duplicated = cols.map((c) => cols.filter((o) => o.column === c.column).length > 1);
+        continue;
+      }
+      if (line === '') continue;
+      const cells = line.split(sep);
+      if (cells.length !== columns.length) {
+        const col = cells.length < columns.length ? line.length + 1 : line.split(sep, columns.length).join(sep).length + sep.length + 1;
+        throw new TraceParseError(`expected ${columns.length} columns, found ${cells.length}`, lineNo, col);
+      }
+      const values: Record<string, TaskValue> = {};
+      let exact: Record<string, boolean> | null = null;
+      let extra: Record<string, unknown> | null = null;
+      let taskId = 0;
+      let attempt: number | null = null;
+      let status = '';
+      for (let i = 0; i < cells.length; i++) {
+        const s = cells[i]!;
+        if (s === '-' || s === '') {
+          if (i === taskIdAt) throw new TraceParseError('task_id is missing', lineNo, offsetOf(cells, i, sep), 'task_id');
+          continue;
+        }
+        const parse = parsers[i];
+        const c = columns[i]!;
+        if (parse) {
+          const v = parse(s);
+          if (v === undefined)
+            throw new TraceParseError(
+              `'${s.length > 40 ? `${s.slice(0, 40)}…` : s}' is not a valid ${c.kind} value`,
+              lineNo,
+              offsetOf(cells, i, sep),
+              c.name,
+            );
+          if (!duplicated[i]) values[c.column] = v;
+          else {
+            // Duplicate columns (e.g. `rss` and `rss:num`): the exact (raw) rendering wins over a rounded one.
+            exact ??= {};
+            const ex = isExact(s);
+            if (values[c.column] === undefined || values[c.column] === null || (ex && !exact[c.column])) {
+              values[c.column] = v;
+              exact[c.column] = ex;
+            }
+          }
+        } else if (c.kind === 'task_id' || c.kind === 'attempt') {
+          const v = parseInteger(s);
+          if (v === undefined || v < 0) throw new TraceParseError(`'${s}' is not a whole number`, lineNo, offsetOf(cells, i, sep), c.name);
+          if (c.kind === 'task_id') taskId = v;
+          else attempt = v;
+        } else if (c.kind === 'status') {
+          if (!(s in TASK_STATUS_RANK)) throw new TraceParseError(`unknown task status '${s}'`, lineNo, offsetOf(cells, i, sep), c.name);
+          status = s;
+        } else {
+          extra ??= {};
+          extra[c.extraKey] = s;
         }
       }
-      offset += s.length + sep.length;
-    }
-    if (statusAt < 0 || status === '') {
-      // Rows are written when a task ends; without a status column the exit code tells how.
-      const exit = exitAt >= 0 ? values.exit : 0;
-      status = exit === 0 || exit === undefined ? 'COMPLETED' : 'FAILED';
-    }
-    batch.push({ taskId, attempt, status, source: 'trace', values, extra });
-    if (batch.length >= batchSize) {
-      yield batch;
-      batch = [];
+      if (statusAt < 0 || status === '') {
+        // Rows are written when a task ends; without a status column the exit code tells how.
+        const exit = exitAt >= 0 ? values.exit : 0;
+        status = exit === 0 || exit === undefined ? 'COMPLETED' : 'FAILED';
+      }
+      batch.push({ taskId, attempt, status, source: 'trace', values, extra: extra ?? {} });
+      if (batch.length >= batchSize) {
+        yield batch;
+        batch = [];
+      }
     }
   }
   if (!columns) throw new TraceParseError('the file is empty', 1, 1);

@@ -12,17 +12,26 @@ const WALL = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}
 /** Nextflow's "exit status unknown" marker. */
 export const EXIT_UNKNOWN = 2147483647;
 
+/** Whole numbers that fit a 32-bit integer column. */
 export function parseInteger(s: string): number | undefined {
-  return INT.test(s) ? Number(s) : undefined;
+  if (!INT.test(s)) return undefined;
+  const n = Number(s);
+  return Math.abs(n) <= 2147483647 ? n : undefined;
 }
 
+/** Numbers that fit a bigint column (when rounded) or a double. */
 export function parseNumber(s: string): number | undefined {
-  return NUMBER.test(s) ? Number(s) : undefined;
+  if (!NUMBER.test(s)) return undefined;
+  const n = Number(s);
+  return Math.abs(n) < 9e18 ? n : undefined;
 }
 
 /** `1.1s`, `800ms`, `2h 31m 27s`, `1d 1h 1s`, or raw milliseconds. */
 export function parseDuration(s: string): number | undefined {
-  if (NUMBER.test(s)) return Math.round(Number(s));
+  if (NUMBER.test(s)) {
+    const n = parseNumber(s);
+    return n === undefined ? undefined : Math.round(n);
+  }
   let total = 0;
   for (const part of s.split(' ')) {
     const m = DUR_PART.exec(part);
@@ -34,10 +43,14 @@ export function parseDuration(s: string): number | undefined {
 
 /** `9.8 MB`, `1000 B`, bare `0`, or raw bytes. Units are binary (1024), as MemoryUnit prints them. */
 export function parseMemory(s: string): number | undefined {
-  if (NUMBER.test(s)) return Math.round(Number(s));
+  if (NUMBER.test(s)) {
+    const n = parseNumber(s);
+    return n === undefined ? undefined : Math.round(n);
+  }
   const m = MEM.exec(s);
   if (!m) return undefined;
-  return Math.round(Number(m[1]) * 1024 ** (MEM_UNITS[m[2]!] ?? 0));
+  const n = Math.round(Number(m[1]) * 1024 ** (MEM_UNITS[m[2]!] ?? 0));
+  return n < 9e18 ? n : undefined;
 }
 
 /** `17.5%`, `799.9%` (over 100 on multi-core tasks), or a raw float. */
@@ -104,6 +117,8 @@ function wallToEpoch(wall: number, tz: string): number {
 export function parseDate(s: string, tz: string): number | null | undefined {
   if (INT.test(s)) {
     const n = Number(s);
+    // Dates a timestamp can hold (JavaScript's range is the tighter one).
+    if (Math.abs(n) > 8.64e15) return undefined;
     return n === 0 ? null : n;
   }
   const m = WALL.exec(s);

@@ -73,8 +73,10 @@ function toValue(kind: string, v: unknown): TaskValue {
   }
   const n = typeof v === 'number' ? v : Number(v);
   if (!Number.isFinite(n)) return null;
-  if (kind === 'date') return n === 0 ? null : n;
-  if (kind === 'int') return n === EXIT_UNKNOWN ? null : Math.round(n);
+  // Out-of-range numbers cannot be a real date, exit code or size: treated as missing rather than refused.
+  if (kind === 'date') return n === 0 || Math.abs(n) > 8.64e15 ? null : n;
+  if (kind === 'int') return n === EXIT_UNKNOWN || Math.abs(n) > 2147483647 ? null : Math.round(n);
+  if (Math.abs(n) >= 9e18) return null;
   if (kind === 'perc') return n;
   return Math.round(n);
 }

@@ -1,0 +1,124 @@
+// Event ingest benchmark: autocannon on loopback against POST /api/v1/events (one event per request as nf-weblog
+// sends, and batches of 100 as nf-scrna sends; a fixed number of requests, so the count sent is exact), next to a bare Fastify route answering 204 on the same server.
+// Afterwards every accepted event must be in the database. Prints JSON. Run with bench/events.sh.
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { createPlatform } from '../api/src/composition.js';
+import { loadConfig } from '../api/src/config.js';
+
+const admin = process.env.TEST_DATABASE_URL;
+if (!admin) throw new Error('TEST_DATABASE_URL is not set: run bench/events.sh');
+const SINGLE = Number(process.env.BENCH_EVENTS ?? 30_000);
+const BATCHES = Number(process.env.BENCH_BATCHES ?? 600);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+
+const client = new pg.Client({ connectionString: admin });
+await client.connect();
+const db = `bench_events_${process.pid}`;
+await client.query(`CREATE DATABASE ${db}`);
+const url = new URL(admin);
+url.pathname = `/${db}`;
+const platform = await createPlatform(
+  { ...loadConfig({ ...process.env, DATABASE_URL: url.toString(), SCRNA_ADMIN_TOKEN: '' }), dataDir: '/tmp/bench-events' },
+  { benchBaseline: true, recover: false },
+);
+await platform.app.listen({ host: '127.0.0.1', port: 0 });
+const base = `http://127.0.0.1:${(platform.app.server.address() as { port: number }).port}`;
+const token = (await platform.app.inject({ method: 'POST', url: '/api/v1/tokens', payload: { name: 'bench' } })).json().token;
+
+// A realistic process_completed event (the nf-weblog trace map); every one gets its own task id, so none is a duplicate.
+let next = 0;
+const event = () => {
+  const i = next++;
+  const submit = 1_795_000_000_000 + i;
+  return {
+    runName: `bench_run_${i % 8}`,
+    runId: '5f0c2b6e-8d1a-4c3e-9b7a-1e2d3c4b5a69',
+    event: 'process_completed',
+    utcTime: '2026-11-25T20:00:00Z',
+    trace: {
+      task_id: i + 1,
+      status: 'COMPLETED',
+      hash: 'ab/cdef12',
+      name: `STARSOLO (S${i % 50})`,
+      process: 'STARSOLO',
+      tag: `S${i % 50}`,
+      exit: 0,
+      submit,
+      start: submit + 100,
+      complete: submit + 5000,
+      duration: 5000,
+      realtime: 4800,
+      '%cpu': 180.5,
+      peak_rss: 123456789,
+      rchar: 1000000,
+      wchar: 2000000,
+      attempt: 1,
+      cpus: 2,
+      memory: 4294967296,
+      workdir: `/scratch/work/ab/cdef12${i}`,
+      native_id: 10000 + i,
+      module: [],
+      container: null,
+      queue: null,
+    },
+  };
+};
+
+async function load(path: string, amount: number, body: () => string) {
+  const r = await autocannon({
+    url: `${base}${path}`,
+    method: 'POST',
+    connections: CONNECTIONS,
+    amount,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    requests: [
+      {
+        setupRequest: ((req: Record<string, unknown>) => ({ ...req, body: body() })) as never,
+      },
+    ],
+  });
+  return {
+    requestsPerSecond: Math.round(r.requests.average),
+    latencyMs: { p50: r.latency.p50, p99: r.latency.p99 },
+    ok: r['2xx'],
+    errors: r.errors + r.non2xx + r.timeouts,
+  };
+}
+
+try {
+  const bare = await load('/bench/noop', SINGLE, () => '{}');
+  const single = await load('/api/v1/events', SINGLE, () => JSON.stringify(event()));
+  const singleSent = single.ok;
+  await platform.ingester.drain();
+  const afterSingle = Number((await platform.pool.query('SELECT count(*) AS n FROM events')).rows[0].n);
+  const batched = await load('/api/v1/events', BATCHES, () => JSON.stringify(Array.from({ length: 100 }, event)));
+  await platform.ingester.drain();
+  const total = Number((await platform.pool.query('SELECT count(*) AS n FROM events')).rows[0].n);
+  const tasks = Number((await platform.pool.query('SELECT count(*) AS n FROM tasks')).rows[0].n);
+  const result = {
+    benchmark: 'events',
+    connections: CONNECTIONS,
+    bare204: bare,
+    singleEventRequests: {
+      ...single,
+      eventsPerSecond: single.requestsPerSecond,
+      eventsAccepted: singleSent,
+      eventsInDb: afterSingle,
+    },
+    batch100Requests: {
+      ...batched,
+      eventsPerSecond: batched.requestsPerSecond * 100,
+      eventsAccepted: batched.ok * 100,
+      eventsInDb: total - afterSingle,
+    },
+    noneLost: afterSingle === singleSent && total - afterSingle === batched.ok * 100,
+    taskRows: tasks,
+    goal: '>= 5000 events/s on 2 cores, count in DB == count sent',
+  };
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+} finally {
+  await platform.close();
+  await client.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  await client.end();
+}
