@@ -28,7 +28,7 @@ t.test(
     const r = await p.app.inject({ method: 'POST', url: '/api/v1/runs', payload: { profiles: ['test'], name: 'e2e test profile' } });
     t.equal(r.statusCode, 201, r.body);
     const id = r.json().id as string;
-    let run: Record<string, unknown> & { status: string; progress: Record<string, number> } = r.json();
+    let run: Record<string, unknown> & { status: string; progress: { submitted: number; running: number; total: number } } = r.json();
     for (let i = 0; i < 40 * 60; i++) {
       run = (await p.app.inject({ url: `/api/v1/runs/${id}` })).json();
       if (['FAILED', 'CANCELLED'].includes(run.status) || (run.status === 'COMPLETED' && run.resultsIngestedAt)) break;
