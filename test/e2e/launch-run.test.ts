@@ -134,11 +134,17 @@ t.test('the run is listed and reaches COMPLETED live', async (t) => {
   await page.screenshot({ path: path.join(shots, 'run-finished.png'), fullPage: true });
   t.equal(s, 'COMPLETED', 'run completed (see run-finished.png and the Nextflow log panel)');
   t.ok((await page.getByTestId('processes').locator('tbody tr').count()) >= 3, 'progress by process');
+  await page.waitForFunction(() => (document.querySelector('[data-testid=log-lines]')?.textContent ?? '').length > 100, null, {
+    timeout: 30000,
+  });
+  t.match(await page.getByTestId('log-lines').textContent(), /nextflow/i, 'the Nextflow log is shown');
 
   await page.goto(`${base}/`);
   const row = page.locator(`tr[data-run-id="${runId}"]`);
   await row.waitFor();
   t.equal((await row.getByTestId('run-status').textContent())?.trim(), 'COMPLETED');
+  await row.getByText(/^\d+ \/ \d+/).waitFor();
+  t.match(await row.textContent(), /(\d+) \/ \1/, 'tasks done / total');
   await page.screenshot({ path: path.join(shots, 'runs-list.png') });
 });
 

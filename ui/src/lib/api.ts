@@ -219,9 +219,9 @@ export const api = {
   barcodeRanks: (id: string) => arrow(`/runs/${encodeURIComponent(id)}/barcode-ranks`),
   paramsSchema: () => json<JsonSchema>('/schema/params'),
   samplesheetSchema: () => json<JsonSchema>('/schema/samplesheet'),
-  runLogUrl: (id: string) => `${BASE}/runs/${encodeURIComponent(id)}/log?follow=1`,
+  runLogUrl: (id: string) => `${BASE}/runs/${encodeURIComponent(id)}/log?follow=true`,
   taskLogUrl: (id: string, taskId: string | number, stream: 'out' | 'err') =>
-    `${BASE}/runs/${encodeURIComponent(id)}/tasks/${encodeURIComponent(String(taskId))}/log?stream=${stream}&follow=1`,
+    `${BASE}/runs/${encodeURIComponent(id)}/tasks/${encodeURIComponent(String(taskId))}/log?stream=${stream}&follow=true`,
   runsStreamUrl: () => `${BASE}/stream/runs`,
 };
 
