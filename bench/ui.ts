@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { columnsToArrowStream } from '../api/src/http/arrow.js';
 import { launchBrowser } from '../test/e2e/browser.js';
 import { startFixtureServer, syntheticCells } from '../test/e2e/fixtures.js';
 import { repoRoot } from '../test/helpers/paths.js';
@@ -113,6 +114,13 @@ try {
   const arrowBody = Buffer.from(await (await fetch(`${server.url}/api/v1/runs/bench/cells?columns=${COLUMNS}`)).arrayBuffer());
   const jsonBody = Buffer.from(await (await fetch(`${server.url}/api/v1/runs/bench/cells?columns=${COLUMNS}&format=json`)).arrayBuffer());
 
+  // What the API's own encoder (api/src/http/arrow.ts) puts on the wire for the same three columns.
+  const apiBody = columnsToArrowStream({
+    umap_x: Array.from(cells.getChild('umap_x')!.toArray() as Float32Array),
+    umap_y: Array.from(cells.getChild('umap_y')!.toArray() as Float32Array),
+    leiden: Array.from({ length: N }, (_, i) => cells.getChild('leiden')!.get(i) as string),
+  });
+
   const result = {
     date: new Date().toISOString(),
     cells: N,
@@ -120,6 +128,7 @@ try {
     browser: 'Debian chromium, headless, no GPU (WebGL = SwiftShader)',
     server: `fixture server (test/e2e/fixtures.ts) sending ${COLUMNS}: float32, float32, dictionary<int8> as the API contract does`,
     wire: {
+      apiEncoder: { bytes: apiBody.byteLength, bytesPerCell: round(apiBody.byteLength / N) },
       arrow: {
         bytes: arrowBody.byteLength,
         bytesPerCell: round(arrowBody.byteLength / N),
