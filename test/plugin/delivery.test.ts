@@ -232,18 +232,19 @@ t.test('-resume reports the reused tasks as process_cached with status CACHED', 
   );
 });
 
-t.test('disabled or unconfigured, the plugin sends nothing and the run is unchanged', async (t) => {
+t.test('disabled, unconfigured or misconfigured, the plugin sends nothing and the run is unchanged', async (t) => {
   const r = await receiver(t);
   const off = await runFixture(await launchDir(t), {
     params: { n: 2 },
     config: 'scrna { enabled = false }',
     env: { SCRNA_API_URL: r.url },
   });
-  t.equal(off.code, 0, 'nextflow succeeds', { output: off.out });
   const noUrl = await runFixture(await launchDir(t), { params: { n: 2 } });
-  t.equal(noUrl.code, 0, 'nextflow succeeds', { output: noUrl.out });
+  const badUrl = await runFixture(await launchDir(t), { params: { n: 2 }, env: { SCRNA_API_URL: 'ftp://127.0.0.1/x' } });
+  t.match(badUrl.out, /nf-scrna: not reporting events -- .*http\(s\) URL/, 'a bad URL is a warning, not a failed run');
   t.equal(r.events.length, 0, 'no request reached the receiver');
-  for (const run of [off, noUrl]) {
+  for (const run of [off, noUrl, badUrl]) {
+    t.equal(run.code, 0, 'nextflow succeeds', { output: run.out });
     t.same(
       run.trace.map((row) => row.status),
       Array(5).fill('COMPLETED'),

@@ -87,6 +87,13 @@ final class EventSender {
                     "runName", String.valueOf(event.get("runName")), "utcTime", String.valueOf(event.get("utcTime"))));
         }
         emitted = seq;
+        synchronized (lock) {
+            // After the final flush nothing drains the queue any more: straight to the spool.
+            if (closed) {
+                spill(List.of(line));
+                return;
+            }
+        }
         if (queue.offer(line)) return;
         // Queue full (API slow or down for long): move the backlog to the spool, in order, so memory stays bounded.
         synchronized (lock) {
@@ -99,8 +106,8 @@ final class EventSender {
 
     private void loop() {
         int failures = 0;
-        try {
-            while (!isClosed()) {
+        while (!isClosed()) {
+            try {
                 if (spool.hasPending()) {
                     long[] end = new long[1];
                     List<String> batch;
@@ -144,11 +151,23 @@ final class EventSender {
                     else settled.addAndGet(batch.size());
                 }
                 if (o == Outcome.OK) deliveredCount.addAndGet(batch.size());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } catch (IOException | RuntimeException e) {
+                // e.g. the spool became unreadable: keep the thread alive and try again later.
+                log.warn("nf-scrna: event delivery error: {}", e.toString());
+                synchronized (lock) {
+                    if (!closed) spill(inFlight);
+                    inFlight = null;
+                }
+                try {
+                    pause(backoff(++failures));
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (IOException | RuntimeException e) {
-            log.warn("nf-scrna: event delivery stopped: {}", e.toString());
         }
     }
 

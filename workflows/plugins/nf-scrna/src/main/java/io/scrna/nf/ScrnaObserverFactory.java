@@ -21,7 +21,14 @@ public class ScrnaObserverFactory implements TraceObserverFactory {
         Path launchDir = session.getWorkflowMetadata() != null && session.getWorkflowMetadata().getLaunchDir() != null
                 ? session.getWorkflowMetadata().getLaunchDir()
                 : Paths.get("").toAbsolutePath();
-        ScrnaConfig config = ScrnaConfig.from(scope, System.getenv(), launchDir);
+        ScrnaConfig config;
+        try {
+            config = ScrnaConfig.from(scope, System.getenv(), launchDir);
+        } catch (RuntimeException e) {
+            // A reporting misconfiguration must not cost the user their run.
+            log.warn("nf-scrna: not reporting events -- {}", e.getMessage());
+            return List.of();
+        }
         if (!config.active()) {
             log.debug("nf-scrna: inactive ({})", config.enabled ? "no scrna.url / SCRNA_API_URL" : "scrna.enabled = false");
             return List.of();
