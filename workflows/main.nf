@@ -26,7 +26,7 @@ def matrixRows = params.input_type == 'matrix' ? Validation.matrixSheet(file(par
 
 workflow {
     labels = Channel.value(params.cell_labels ? file(params.cell_labels) : placeholder('NO_LABELS'))
-    labelKey = params.label_key
+    labelKey = params.label_key ?: ''  // a channel value cannot be null; empty means no labels
     if (matrixRows != null) {
         INTEGRATE(
             Channel.fromList(matrixRows).map { r -> [r.meta, r.matrix, r.raw ?: placeholder('NO_RAW'), placeholder('NO_METRICS'), placeholder('NO_REGISTRATION')] },

@@ -52,9 +52,11 @@ class JsonSchema {
         v instanceof CharSequence ? "'${v}'" : String.valueOf(v)
     }
 
-    private void check(Map schema0, Object v, String path, List<List<String>> errors) {
-        Map s = resolve(schema0)
-        s.allOf?.each { check(it as Map, v, path, errors) }
+    private void check(Object schema0, Object v, String path, List<List<String>> errors) {
+        if (schema0 == false) { errors << [path, 'is not allowed here']; return }
+        if (schema0 == true) return
+        Map s = resolve(schema0 as Map)
+        s.allOf?.each { check(it, v, path, errors) }
         if (s.type) {
             def types = s.type instanceof List ? s.type : [s.type]
             if (!types.any { isType(v, it as String) }) {
@@ -83,25 +85,25 @@ class JsonSchema {
             (s.dependentRequired as Map)?.each { k, needs ->
                 if (v[k] != null) (needs as List).each { if (v[it] == null) errors << [join(path, it as String), "is required when ${k} is given".toString()] }
             }
-            (s.properties as Map)?.each { k, sub -> if (v.containsKey(k)) check(sub as Map, v[k], join(path, k as String), errors) }
+            (s.properties as Map)?.each { k, sub -> if (v.containsKey(k)) check(sub, v[k], join(path, k as String), errors) }
             if (s.additionalProperties == false) {
                 v.keySet().findAll { !(s.properties as Map)?.containsKey(it) }.each { errors << [join(path, it as String), 'is not an allowed property'] }
             }
         }
         if (v instanceof List) {
             if (s.minItems != null && v.size() < (s.minItems as int)) errors << [path, "expected at least ${s.minItems} item(s), got ${v.size()}".toString()]
-            if (s.items instanceof Map) v.eachWithIndex { item, i -> check(s.items as Map, item, "${path}[${i}]".toString(), errors) }
+            if (s.items instanceof Map) v.eachWithIndex { item, i -> check(s.items, item, "${path}[${i}]".toString(), errors) }
         }
         if (s.oneOf) {
-            def passing = (s.oneOf as List).findAll { sub -> List<List<String>> e = []; check(sub as Map, v, path, e); e.isEmpty() }
+            def passing = (s.oneOf as List).findAll { sub -> List<List<String>> e = []; check(sub, v, path, e); e.isEmpty() }
             if (passing.size() != 1) errors << [path, "must match exactly one of ${s.oneOf.size()} alternatives".toString()]
         }
-        if (s.anyOf && !(s.anyOf as List).any { sub -> List<List<String>> e = []; check(sub as Map, v, path, e); e.isEmpty() }) {
+        if (s.anyOf && !(s.anyOf as List).any { sub -> List<List<String>> e = []; check(sub, v, path, e); e.isEmpty() }) {
             errors << [path, 'must match at least one alternative']
         }
         if (s.not) {
             List<List<String>> e = []
-            check(s.not as Map, v, path, e)
+            check(s.not, v, path, e)
             if (e.isEmpty()) errors << [path, 'matches a forbidden alternative']
         }
     }

@@ -15,7 +15,7 @@ process SCANPY_QC {
     def opt = { name, value -> value != null ? "--${name} ${value}" : '' }
     """
     qc_sample.py --sample '${meta.id}' --batch '${meta.batch}' --chemistry '${meta.chemistry}' --matrix ${matrix} \\
-        ${raw.name != 'NO_RAW' ? "--raw ${raw}" : ''} \\
+        ${raw.toString().endsWith('NO_RAW') ? '' : "--raw ${raw}"} \\
         ${count_metrics.name != 'NO_METRICS' ? "--count-metrics ${count_metrics}" : ''} \\
         ${registration.name != 'NO_REGISTRATION' ? "--registration ${registration}" : ''} \\
         --mito-prefix '${params.mito_prefix}' --nmads ${params.qc_nmads} --mt-nmads ${params.qc_mt_nmads} \\
