@@ -1,6 +1,8 @@
 // Event ingest benchmark: autocannon on loopback against POST /api/v1/events (one event per request as nf-weblog
 // sends, and batches of 100 as nf-scrna sends; a fixed number of requests, so the count sent is exact), next to a bare Fastify route answering 204 on the same server.
 // Afterwards every accepted event must be in the database. Prints JSON. Run with bench/events.sh.
+
+import { cpus, loadavg } from 'node:os';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { createPlatform } from '../api/src/composition.js';
@@ -115,6 +117,7 @@ try {
     noneLost: afterSingle === singleSent && total - afterSingle === batched.ok * 100,
     taskRows: tasks,
     goal: '>= 5000 events/s on 2 cores, count in DB == count sent',
+    machine: { cpus: cpus().length, loadAverage1m: +loadavg()[0]!.toFixed(1) },
   };
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 } finally {

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { KyselyStore } from '../api/src/adapters/kysely-store.js';
@@ -162,6 +162,7 @@ try {
     goal: '>= 0.7 of psql \\copy',
     rowsIdenticalToCopy: same,
     postgres: (await conn.pool.query('SHOW server_version')).rows[0].server_version,
+    machine: { cpus: cpus().length, loadAverage1m: +loadavg()[0]!.toFixed(1) },
   };
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 } finally {
