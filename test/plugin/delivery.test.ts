@@ -188,20 +188,20 @@ t.test('a wrong token keeps events in the spool and the run succeeds', async (t)
   t.equal((await readSpool(dir)).length, 2 + 3 * run.trace.length);
 });
 
-// A client that waited on each request (nf-weblog) would add 3 s per event here: about 70 s for this run.
-t.test('a receiver that takes 3 s per request does not slow the run down', async (t) => {
+// A client that waited on each request (nf-weblog) would add 5 s per event here: about two minutes for this run.
+// Wall times on the shared 2-core machine vary by several seconds between runs, hence the noise allowance.
+t.test('a receiver that takes 5 s per request does not slow the run down', async (t) => {
   const params = { n: 3, sleep: 1 };
   const base = await runFixture(await launchDir(t), { params, platform: false });
   t.equal(base.code, 0, 'nextflow succeeds', { output: base.out });
   const dir = await launchDir(t);
   const r = await receiver(t);
-  r.delayMs = 3000;
+  r.delayMs = 5000;
   const run = await runFixture(dir, { params, config: 'scrna { flushTimeout = "2s" }', env: { SCRNA_API_URL: r.url } });
   t.equal(run.code, 0, 'nextflow succeeds', { output: run.out });
   const extra = run.wallMs - base.wallMs;
-  t.comment(`unreported ${Math.round(base.wallMs)} ms, reported to a 3 s receiver ${Math.round(run.wallMs)} ms`);
-  // The margin beyond the 2 s flush deadline absorbs run-to-run noise on a shared 2-core machine.
-  t.ok(extra < 2000 + 4000, `added wall time ${Math.round(extra)} ms stays within the 2 s flush deadline plus noise`);
+  t.comment(`unreported ${Math.round(base.wallMs)} ms, reported to a 5 s receiver ${Math.round(run.wallMs)} ms`);
+  t.ok(extra < 2000 + 15_000, `added wall time ${Math.round(extra)} ms stays within the 2 s flush deadline plus noise`);
   const spooled = existsSync(spoolOf(dir)) ? await readSpool(dir) : [];
   t.same(
     [...new Set([...r.events, ...spooled].map((e) => e.seq))].sort((a, b) => a - b),
