@@ -1,5 +1,6 @@
 // Locations every suite needs: the repository root, the project cache and the shared real data.
 
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -8,5 +9,8 @@ export const cacheDir = process.env.SCRNA_CACHE ?? path.join(repoRoot, '.cache')
 export const nextflowBin = path.join(repoRoot, 'scripts/nextflow/nextflow');
 export const venvPython = path.join(cacheDir, 'venv/bin/python');
 /** Real 10x datasets shipped beside the repository (see ../shared/data/README.md). */
-export const sharedData = process.env.SCRNA_SHARED_DATA ?? path.resolve(repoRoot, '../shared/data');
+export const sharedData =
+  process.env.SCRNA_SHARED_DATA ??
+  [path.resolve(repoRoot, '../shared/data'), '/work/shared/data'].find((d) => existsSync(d)) ??
+  '../shared/data';
 export const artifactsDir = path.join(repoRoot, 'test-artifacts');

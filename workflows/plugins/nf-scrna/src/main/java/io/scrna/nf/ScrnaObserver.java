@@ -50,12 +50,12 @@ final class ScrnaObserver implements TraceObserver {
 
     @Override
     public void onProcessSubmit(TaskHandler handler, TraceRecord trace) {
-        sender.emit(withTrace(event("process_submitted"), handler, trace));
+        sender.emit(withStatus(withTrace(event("process_submitted"), handler, trace), "SUBMITTED"));
     }
 
     @Override
     public void onProcessStart(TaskHandler handler, TraceRecord trace) {
-        sender.emit(withTrace(event("process_started"), handler, trace));
+        sender.emit(withStatus(withTrace(event("process_started"), handler, trace), "RUNNING"));
     }
 
     @Override
@@ -64,11 +64,18 @@ final class ScrnaObserver implements TraceObserver {
     }
 
     @Override
-    @SuppressWarnings("unchecked")
     public void onProcessCached(TaskHandler handler, TraceRecord trace) {
-        Map<String, Object> e = withTrace(event("process_cached"), handler, trace);
-        ((Map<String, Object>) e.get("trace")).put("status", "CACHED");
-        sender.emit(e);
+        sender.emit(withStatus(withTrace(event("process_cached"), handler, trace), "CACHED"));
+    }
+
+    /**
+     * The record is shared with Nextflow's monitor thread, which may already have moved it on (a submitted task
+     * can be RUNNING by the time it is copied), so each event states the status it reports.
+     */
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> withStatus(Map<String, Object> e, String status) {
+        ((Map<String, Object>) e.get("trace")).put("status", status);
+        return e;
     }
 
     @Override
