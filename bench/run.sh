@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# `make bench ARGS="<name> [args]"`: runs one benchmark after setup; each prints JSON with its baseline.
+#   integrate [--cells N ...]   INTEGRATE vs a plain scanpy script (bench/integrate.py)
+#   trace-import                trace import of 1,000,000 rows vs psql \copy (BENCH_ROWS)
+#   events                      event ingest vs a bare 204 route (autocannon)
+#   plugin [tasks]              nf-scrna delivery rate per batch size and added wall time
+#   ui [cells]                  1,000,000 cells in headless Chromium: bytes/cell, first frame, recolour, pan
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+cd "$ROOT"
+name=${1:-}
+[ $# -gt 0 ] && shift
+bash scripts/setup.sh >&2
+case "$name" in
+  integrate) exec "$CACHE/venv/bin/python" bench/integrate.py "$@" ;;
+  trace-import | events) exec bash "bench/$name.sh" "$@" ;;
+  plugin | ui) exec npx tsx "bench/$name.ts" "$@" ;;
+  *) sed -n '2,7p' "$0" >&2; exit 2 ;;
+esac
