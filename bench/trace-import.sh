@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$ROOT"
 pg_start
 trap pg_stop EXIT
-PSQL="$(pg_bin)/psql" npx tsx bench/trace-import.ts
+PSQL="$(pg_bin)/psql" ${BENCH_NODE:-npx tsx} bench/trace-import.ts

@@ -1,5 +1,5 @@
-// Trace import benchmark: 1,000,000 raw-mode trace rows through the API's import path (streaming parse -> COPY into
-// a staging table -> merge into tasks) next to `psql \copy` of the same rows straight into the same table, on the
+// Trace import benchmark: 1,000,000 raw-mode trace rows through the API's import path (streaming scan -> COPY straight
+// into tasks; the re-import goes through the staging table and the merge) next to `psql \copy` of the same rows straight into the same table, on the
 // same server in the same run. Prints JSON. Run with bench/trace-import.sh (starts a throw-away PostgreSQL).
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -12,7 +12,7 @@ import { KyselyStore } from '../api/src/adapters/kysely-store.js';
 import { connect } from '../api/src/db/connect.js';
 import { migrate } from '../api/src/db/migrations.js';
 import { TASK_FIELDS } from '../api/src/domain/task-fields.js';
-import { parseTrace } from '../api/src/domain/trace-parser.js';
+import { scanTrace } from '../api/src/domain/trace-parser.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const admin = process.env.TEST_DATABASE_URL;
@@ -122,11 +122,11 @@ try {
   await conn.pool.query('VACUUM ANALYZE');
 
   let t0 = performance.now();
-  const imported = await store.importTasks(runA, parseTrace(createReadStream(traceFile, { highWaterMark: 1 << 20 })));
+  const imported = await store.importTasks(runA, scanTrace(createReadStream(traceFile, { highWaterMark: 1 << 20 })));
   const importS = (performance.now() - t0) / 1000;
 
   t0 = performance.now();
-  const reimported = await store.importTasks(runA, parseTrace(createReadStream(traceFile, { highWaterMark: 1 << 20 })));
+  const reimported = await store.importTasks(runA, scanTrace(createReadStream(traceFile, { highWaterMark: 1 << 20 })));
   const reimportS = (performance.now() - t0) / 1000;
 
   t0 = performance.now();

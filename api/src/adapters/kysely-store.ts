@@ -22,6 +22,7 @@ import type {
   TaskRow,
 } from '../domain/ports.js';
 import { mergeObservations, stateKey, TASK_FIELDS, type TaskObservation } from '../domain/task-fields.js';
+import { rowsOf, type TaskRows } from '../domain/trace-parser.js';
 import { dedupeKey, observationFromEvent, type RunFacts, runFactsFromEvent } from '../domain/weblog.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -64,34 +65,41 @@ function mergeSql(from: string, distinct: boolean): string {
       extra = CASE WHEN EXCLUDED.state_key > tasks.state_key THEN tasks.extra || EXCLUDED.extra ELSE EXCLUDED.extra || tasks.extra END`;
 }
 
+const COPY_SPECIAL = /[\\\t\n\r]/;
+
 function copyEscape(v: unknown): string {
   if (v === null || v === undefined) return '\\N';
   if (typeof v === 'number') return Number.isFinite(v) ? String(v) : '\\N';
   const s = typeof v === 'string' ? v : JSON.stringify(v);
-  return /[\\\t\n\r]/.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!) : s;
+  return COPY_SPECIAL.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!) : s;
 }
 
-function observationLine(o: TaskObservation): string {
-  let line = `${o.taskId}\t${o.attempt ?? '\\N'}\t${o.status}\t${stateKey(o.status, o.source)}`;
-  for (const f of TASK_FIELDS) line += `\t${copyEscape(o.values[f.column])}`;
-  line += `\t${copyEscape(Object.keys(o.extra).length ? o.extra : {})}\n`;
-  return line;
-}
+const FIELD_KINDS = TASK_FIELDS.map((f) => f.kind);
 
-/** A tasks row for COPY, as the merge inserts a first observation (dates as ISO text, attempt 1 when unknown). */
-function directLine(runId: string, o: TaskObservation): string {
-  const cells: string[] = [runId, String(o.taskId), String(o.attempt ?? 1), o.status, String(stateKey(o.status, o.source))];
-  for (const f of TASK_FIELDS) {
-    const v = o.values[f.column];
-    cells.push(f.kind === 'date' && typeof v === 'number' ? new Date(v).toISOString() : copyEscape(v));
+/**
+ * COPY text of a batch of rows, built straight from the columns. Direct: a tasks row as the merge inserts a first
+ * observation (run id, dates as ISO text, attempt 1 when unknown). Staged: a tasks_in row (dates as epoch ms).
+ */
+function rowsText(rows: TaskRows, from: number, runId: string | null): string {
+  const values = rows.values;
+  let out = '';
+  for (let r = from; r < rows.length; r++) {
+    const status = rows.status[r]!;
+    const attempt = rows.attempt[r];
+    let line = runId === null ? `${rows.taskId[r]}\t${attempt ?? '\\N'}` : `${runId}\t${rows.taskId[r]}\t${attempt ?? 1}`;
+    line += `\t${status}\t${stateKey(status, 'trace')}`;
+    for (let k = 0; k < FIELD_KINDS.length; k++) {
+      const col = values[k];
+      const v = col ? col[r] : undefined;
+      if (v === undefined || v === null) line += '\t\\N';
+      else if (typeof v === 'number' && runId !== null && FIELD_KINDS[k] === 'date') line += `\t${new Date(v).toISOString()}`;
+      else line += `\t${copyEscape(v)}`;
+    }
+    const extra = rows.extra?.[r];
+    line += extra ? `\t${copyEscape(extra)}\n` : '\t{}\n';
+    out += line;
   }
-  let hasExtra = false;
-  for (const _ in o.extra) {
-    hasExtra = true;
-    break;
-  }
-  cells.push(hasExtra ? copyEscape(o.extra) : '{}');
-  return `${cells.join('\t')}\n`;
+  return out;
 }
 
 const iso = (d: Date | string | null | undefined) => (d === null || d === undefined ? null : new Date(d).toISOString());
@@ -328,14 +336,19 @@ export class KyselyStore implements RunStore {
     return [...by].map(([process, rs]) => ({ process, counts: this.progressOf(rs) }));
   }
 
-  async importTasks(runId: string, batches: AsyncIterable<TaskObservation[]>): Promise<{ rows: number }> {
+  async importTasks(runId: string, batches: AsyncIterable<TaskObservation[] | TaskRows>): Promise<{ rows: number }> {
     return this.tx(async (c) => {
       // The run row lock orders this import with event batches for the same run (they take it too).
       await c.query('SELECT 1 FROM runs WHERE id = $1 FOR UPDATE', [runId]);
       const empty = !(await c.query('SELECT 1 FROM tasks WHERE run_id = $1 LIMIT 1', [runId])).rowCount;
-      const it = batches[Symbol.asyncIterator]();
+      const source = batches[Symbol.asyncIterator]();
+      const next = async () => {
+        const { value, done } = await source.next();
+        return done ? null : Array.isArray(value) ? rowsOf(value) : value;
+      };
       let rows = 0;
-      let rest: TaskObservation[] | null = null;
+      // The batch (and the row in it) where the direct COPY stopped, continued by the staged merge.
+      let rest: { batch: TaskRows; from: number } | null = null;
       if (empty) {
         // Fast path for a run with no tasks yet: rows go straight into tasks with COPY, exactly as the merge would
         // insert them, until a (task_id, attempt) repeats; from there on the rest is staged and merged.
@@ -345,23 +358,21 @@ export class KyselyStore implements RunStore {
         );
         async function* text() {
           for (;;) {
-            const { value: batch, done } = await it.next();
-            if (done) return;
-            const lines: string[] = [];
-            for (let i = 0; i < batch.length; i++) {
-              const o = batch[i]!;
-              const key = o.taskId * 1024 + (o.attempt ?? 1);
-              if (seen.has(key)) {
-                rest = batch.slice(i);
-                rows += i;
-                yield lines.join('');
-                return;
-              }
+            const batch = await next();
+            if (!batch) return;
+            let i = 0;
+            for (; i < batch.length; i++) {
+              const key = batch.taskId[i]! * 1024 + (batch.attempt[i] ?? 1);
+              if (seen.has(key)) break;
               seen.add(key);
-              lines.push(directLine(runId, o));
             }
-            rows += batch.length;
-            yield lines.join('');
+            rows += i;
+            if (i < batch.length) {
+              rest = { batch, from: i };
+              yield rowsText({ ...batch, length: i }, 0, runId);
+              return;
+            }
+            yield rowsText(batch, 0, runId);
           }
         }
         await pipeline(Readable.from(text()), direct);
@@ -370,21 +381,17 @@ export class KyselyStore implements RunStore {
       // One staging table per connection, emptied at commit: creating it per import would churn the catalog.
       await c.query(`CREATE TEMP TABLE IF NOT EXISTS tasks_in (${STAGE_COLUMNS.join(', ')}) ON COMMIT DELETE ROWS`);
       const staged = c.query(copyStreams.from('COPY tasks_in FROM STDIN'));
-      const first = rest as TaskObservation[] | null;
+      const first = rest as { batch: TaskRows; from: number } | null;
       async function* stagedText() {
         if (first) {
-          let chunk = '';
-          for (const o of first) chunk += observationLine(o);
-          rows += first.length;
-          yield chunk;
+          rows += first.batch.length - first.from;
+          yield rowsText(first.batch, first.from, null);
         }
         for (;;) {
-          const { value: batch, done } = await it.next();
-          if (done) return;
-          let chunk = '';
-          for (const o of batch) chunk += observationLine(o);
+          const batch = await next();
+          if (!batch) return;
           rows += batch.length;
-          yield chunk;
+          yield rowsText(batch, 0, null);
         }
       }
       await pipeline(Readable.from(stagedText()), staged);

@@ -1,6 +1,7 @@
 // Interfaces the domain services depend on; adapters (kysely store, local launcher, fs results, file logs, and later
 // AWS Batch, S3 and CloudWatch) implement them and are chosen in one place (composition.ts).
 import type { TaskObservation } from './task-fields.js';
+import type { TaskRows } from './trace-parser.js';
 import type { RunFacts, WeblogEvent } from './weblog.js';
 
 export type RunStatus = 'QUEUED' | 'SUBMITTED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
@@ -145,8 +146,8 @@ export interface RunStore {
   progress(id: string): Promise<Progress>;
   processes(id: string): Promise<{ process: string; counts: Progress }[]>;
 
-  /** All or nothing: a parse error inside the stream rolls the whole import back. */
-  importTasks(runId: string, batches: AsyncIterable<TaskObservation[]>): Promise<{ rows: number }>;
+  /** All or nothing: a parse error inside the stream rolls the whole import back. Rows (scanTrace) are the fast form. */
+  importTasks(runId: string, batches: AsyncIterable<TaskObservation[] | TaskRows>): Promise<{ rows: number }>;
   /** Stores events (deduplicated), creates runs first seen, merges task observations; one transaction. */
   applyEvents(events: IncomingEvent[]): Promise<{ stored: number; runIds: string[] }>;
   listEvents(runId: string, afterId: number, limit: number): Promise<{ id: number; body: unknown }[]>;

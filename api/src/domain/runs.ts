@@ -9,7 +9,7 @@ import type { RunNotifier } from './notifier.js';
 import type { Launcher, ResultStore, Run, RunStore } from './ports.js';
 import { TERMINAL } from './ports.js';
 import type { ResultsService } from './results.js';
-import { parseTrace, TraceParseError } from './trace-parser.js';
+import { scanTrace, TraceParseError } from './trace-parser.js';
 import type { LaunchValidator } from './validation.js';
 import { checkTimeZone } from './values.js';
 
@@ -182,7 +182,7 @@ export class RunService {
     const buf = await this.d.files.read(uri);
     const end = buf.lastIndexOf(10);
     if (end < 0) return 0;
-    const r = await this.d.store.importTasks(runId, parseTrace([buf.subarray(0, end + 1)]));
+    const r = await this.d.store.importTasks(runId, scanTrace([buf.subarray(0, end + 1)]));
     return r.rows;
   }
 
@@ -277,7 +277,7 @@ export class RunService {
     if (tzError) throw new ClientError(400, tzError, { field: 'timeZone' });
     if (!(await this.d.store.getRun(runId))) throw new ClientError(404, 'run not found');
     try {
-      const r = await this.d.store.importTasks(runId, parseTrace(body, { timeZone }));
+      const r = await this.d.store.importTasks(runId, scanTrace(body, { timeZone }));
       this.d.notifier.changed(runId);
       return r;
     } catch (e) {
@@ -303,7 +303,7 @@ export class RunService {
       labels: opts.labels,
     });
     try {
-      const r = await this.d.store.importTasks(id, parseTrace(body, { timeZone: opts.timeZone ?? 'UTC' }));
+      const r = await this.d.store.importTasks(id, scanTrace(body, { timeZone: opts.timeZone ?? 'UTC' }));
       // Failed tasks that were retried or ignored do not fail the run; one that terminated it does.
       const fatal = await this.d.store.listTasks(id, {
         limit: 1,

@@ -1,6 +1,6 @@
 // Streaming parser for Nextflow trace files (TraceFileObserver): any field order and subset, normal and raw mode,
 // `name:type[:pattern]` header cells, duplicate header names (keyed by position), `-` for missing, unknown columns kept.
-import { FIELD_BY_TRACE, type FieldKind, TASK_STATUS_RANK, type TaskObservation, type TaskValue } from './task-fields.js';
+import { FIELD_BY_TRACE, type FieldKind, TASK_FIELDS, TASK_STATUS_RANK, type TaskObservation, type TaskValue } from './task-fields.js';
 import { EXIT_UNKNOWN, parseDate, parseDuration, parseInteger, parseMemory, parseNumber, parsePercent } from './values.js';
 
 export class TraceParseError extends Error {
@@ -118,11 +118,11 @@ function decodeBlock(bytes: Buffer, firstLine: number): string {
   }
 }
 
-/** Splits a byte stream into blocks of whole lines, decoded and checked a block at a time. */
+/** Splits a byte stream into blocks of whole lines, decoded and checked a block at a time (without a trailing newline or CRs). */
 async function* lineBlocks(
   source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
   maxLineBytes: number,
-): AsyncGenerator<{ lines: string[]; first: number }> {
+): AsyncGenerator<{ text: string; first: number }> {
   let carry: Buffer = Buffer.alloc(0);
   let lineNo = 1;
   const emit = (buf: Buffer) => {
@@ -137,12 +137,12 @@ async function* lineBlocks(
       start = nl + 1;
       n++;
     }
-    const text = decodeBlock(buf, lineNo);
-    checkText(text.includes('\r') ? text.replace(/\r(?=\n|$)/g, '') : text, lineNo);
-    const lines = text.split('\n');
+    const raw = decodeBlock(buf, lineNo);
+    const text = raw.includes('\r') ? raw.replace(/\r(?=\n|$)/g, '') : raw;
+    checkText(text, lineNo);
     const first = lineNo;
-    lineNo += lines.length;
-    return { lines: lines.map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l)), first };
+    lineNo = n + 1;
+    return { text, first };
   };
   for await (const chunk of source) {
     const buf = carry.length ? Buffer.concat([carry, Buffer.from(chunk)]) : Buffer.from(chunk);
@@ -159,11 +159,260 @@ async function* lineBlocks(
   if (carry.length) yield emit(carry);
 }
 
-/** 1-based column where cell i starts. */
-function offsetOf(cells: string[], i: number, sep: string): number {
-  let o = 1;
-  for (let k = 0; k < i; k++) o += cells[k]!.length + sep.length;
-  return o;
+/**
+ * A batch of trace rows, column-wise: no object per row, so a million-row import is not bound by allocation and GC.
+ * `values[k]` belongs to TASK_FIELDS[k] (null when the file has no such column); within it, undefined means the cell
+ * was `-` or empty and null an explicit "no value" (e.g. exit 2147483647, date 0).
+ */
+export interface TaskRows {
+  length: number;
+  taskId: number[];
+  attempt: (number | null)[];
+  status: string[];
+  values: ((TaskValue | undefined)[] | null)[];
+  /** Unknown columns per row (null for a row without any), or null when the file has no unknown columns. */
+  extra: (Record<string, unknown> | null)[] | null;
+}
+
+const FIELD_INDEX = new Map(TASK_FIELDS.map((f, k) => [f.column, k]));
+
+/** Observations of a batch of rows (the form events take; tests and the merge path use it). */
+export function observationsOf(rows: TaskRows): TaskObservation[] {
+  const out: TaskObservation[] = new Array(rows.length);
+  for (let r = 0; r < rows.length; r++) {
+    const values: Record<string, TaskValue> = {};
+    for (let k = 0; k < TASK_FIELDS.length; k++) {
+      const v = rows.values[k]?.[r];
+      if (v !== undefined) values[TASK_FIELDS[k]!.column] = v;
+    }
+    out[r] = {
+      taskId: rows.taskId[r]!,
+      attempt: rows.attempt[r]!,
+      status: rows.status[r]!,
+      source: 'trace',
+      values,
+      extra: rows.extra?.[r] ?? {},
+    };
+  }
+  return out;
+}
+
+/** Rows of trace observations (source 'trace'), for callers that build observations themselves. */
+export function rowsOf(obs: TaskObservation[]): TaskRows {
+  const values: (TaskValue | undefined)[][] = TASK_FIELDS.map((f) => obs.map((o) => o.values[f.column]));
+  return {
+    length: obs.length,
+    taskId: obs.map((o) => o.taskId),
+    attempt: obs.map((o) => o.attempt),
+    status: obs.map((o) => o.status),
+    values,
+    extra: obs.map((o) => (Object.keys(o.extra).length ? o.extra : null)),
+  };
+}
+
+/**
+ * `-?digits(.digits)?` between from and to as a number, or NaN for anything else (units, exponents, long numbers),
+ * which the callers hand to the full parsers. At most 15 digits, so mantissa / 10^k is exact and rounds like Number().
+ */
+function plainNumber(t: string, from: number, to: number, fraction = true): number {
+  let i = from;
+  const neg = t.charCodeAt(i) === 45;
+  if (neg) i++;
+  if (i >= to || to - i > 16) return Number.NaN;
+  let m = 0;
+  let scale = 0;
+  let dot = -1;
+  for (; i < to; i++) {
+    const c = t.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      m = m * 10 + (c - 48);
+      if (dot >= 0) scale++;
+    } else if (c === 46 && dot < 0 && fraction) dot = i;
+    else return Number.NaN;
+  }
+  if (dot >= 0 && (scale === 0 || dot === from + (neg ? 1 : 0))) return Number.NaN;
+  if (dot < 0 && to - from - (neg ? 1 : 0) > 15) return Number.NaN;
+  const v = scale ? m / 10 ** scale : m;
+  return neg ? -v : v;
+}
+
+/** The value of a cell of a known kind, with a fast path for plain numbers; undefined when invalid. */
+function cellValue(kind: FieldKind, t: string, from: number, to: number, parse: Parse): TaskValue | undefined {
+  if (kind === 'str') return t.slice(from, to);
+  const integral = kind === 'int' || kind === 'date';
+  const n = plainNumber(t, from, to, !integral);
+  if (!Number.isNaN(n)) {
+    switch (kind) {
+      case 'int':
+        if (Math.abs(n) <= 2147483647) return n === EXIT_UNKNOWN ? null : n;
+        break;
+      case 'num':
+      case 'time':
+      case 'mem':
+        return Math.round(n);
+      case 'perc':
+        return n;
+      case 'date':
+        return n === 0 ? null : n;
+    }
+  }
+  return parse(t.slice(from, to));
+}
+
+const STATUS_NAMES = Object.keys(TASK_STATUS_RANK);
+
+/** Yields batches of task rows, column-wise; throws TraceParseError at the first malformed line. */
+export async function* scanTrace(
+  source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
+  opts: TraceParseOptions = {},
+): AsyncGenerator<TaskRows> {
+  const tz = opts.timeZone ?? 'UTC';
+  const maxLineBytes = opts.maxLineBytes ?? 1 << 20;
+  const batchSize = opts.batchSize ?? 1000;
+  const F = TASK_FIELDS.length;
+  let columns: Column[] | null = null;
+  let sep = opts.separator ?? '\t';
+  let taskIdAt = -1;
+  let statusAt = -1;
+  let exitField = -1;
+  let parsers: (Parse | null)[] = [];
+  let fieldOf: number[] = [];
+  let duplicated: boolean[] = [];
+  let present: number[] = [];
+  let hasExtra = false;
+  const cur: (TaskValue | undefined)[] = new Array(F).fill(undefined);
+  const exact: boolean[] = new Array(F).fill(false);
+  const starts: number[] = [];
+  let batch: TaskRows | null = null;
+  const fresh = (): TaskRows => ({
+    length: 0,
+    taskId: [],
+    attempt: [],
+    status: [],
+    values: TASK_FIELDS.map((_, k) => (present.includes(k) ? [] : null)),
+    extra: hasExtra ? [] : null,
+  });
+  for await (const block of lineBlocks(source, maxLineBytes)) {
+    const text = block.text;
+    let p = 0;
+    for (let lineNo = block.first; p <= text.length; lineNo++) {
+      let end = text.indexOf('\n', p);
+      if (end < 0) end = text.length;
+      const from = p;
+      p = end + 1;
+      if (!columns) {
+        const line = text.slice(from, end);
+        if (!opts.separator && !line.includes('\t') && line.includes(',')) sep = ',';
+        columns = headerColumns(line.split(sep));
+        taskIdAt = columns.findIndex((c) => c.kind === 'task_id');
+        if (taskIdAt < 0) throw new TraceParseError('the header has no task_id column (is this a Nextflow trace file?)', 1, 1);
+        statusAt = columns.findIndex((c) => c.kind === 'status');
+        exitField = columns.some((c) => c.column === 'exit') ? FIELD_INDEX.get('exit')! : -1;
+        const cols = columns;
+        parsers = cols.map((c) => (FIELD_BY_TRACE.has(c.name) ? parserFor(c.kind as FieldKind, tz) : null));
+        fieldOf = cols.map((c, i) => (parsers[i] ? FIELD_INDEX.get(c.column)! : -1));
+        duplicated = cols.map((c) => cols.filter((o) => o.column === c.column).length > 1);
+        present = [...new Set(fieldOf.filter((k) => k >= 0))];
+        hasExtra = cols.some((c) => c.kind === 'extra');
+        batch = fresh();
+        continue;
+      }
+      if (end === from) continue;
+      const cols = columns;
+      const ncol = cols.length;
+      // Cell boundaries first, so a short or long row is refused before any value is read.
+      let at = from;
+      starts.length = 0;
+      for (let i = 0; i < ncol; i++) {
+        starts.push(at);
+        const e = text.indexOf(sep, at);
+        if (i === ncol - 1) {
+          if (e >= 0 && e < end) {
+            let found = ncol;
+            for (let q = e; q >= 0 && q < end; q = text.indexOf(sep, q + sep.length)) found++;
+            throw new TraceParseError(`expected ${ncol} columns, found ${found}`, lineNo, e - from + sep.length + 1);
+          }
+        } else if (e < 0 || e >= end) throw new TraceParseError(`expected ${ncol} columns, found ${i + 1}`, lineNo, end - from + 1);
+        else at = e + sep.length;
+      }
+      starts.push(end + sep.length);
+      const b = batch!;
+      for (const k of present) {
+        cur[k] = undefined;
+        exact[k] = false;
+      }
+      let extra: Record<string, unknown> | null = null;
+      let taskId = 0;
+      let attempt: number | null = null;
+      let status = '';
+      for (let i = 0; i < ncol; i++) {
+        const s = starts[i]!;
+        const e = starts[i + 1]! - sep.length;
+        if (e === s || (e === s + 1 && text.charCodeAt(s) === 45)) {
+          if (i === taskIdAt) throw new TraceParseError('task_id is missing', lineNo, s - from + 1, 'task_id');
+          continue;
+        }
+        const parse = parsers[i];
+        const c = cols[i]!;
+        if (parse) {
+          const v = cellValue(c.kind as FieldKind, text, s, e, parse);
+          if (v === undefined) {
+            const cell = text.slice(s, e);
+            throw new TraceParseError(
+              `'${cell.length > 40 ? `${cell.slice(0, 40)}…` : cell}' is not a valid ${c.kind} value`,
+              lineNo,
+              s - from + 1,
+              c.name,
+            );
+          }
+          const k = fieldOf[i]!;
+          if (!duplicated[i]) cur[k] = v;
+          else {
+            // Duplicate columns (e.g. `rss` and `rss:num`): the exact (raw) rendering wins over a rounded one.
+            const ex = isExact(text.slice(s, e));
+            if (cur[k] === undefined || cur[k] === null || (ex && !exact[k])) {
+              cur[k] = v;
+              exact[k] = ex;
+            }
+          }
+        } else if (c.kind === 'task_id' || c.kind === 'attempt') {
+          const n = plainNumber(text, s, e, false);
+          const v = n <= 2147483647 ? n : parseInteger(text.slice(s, e));
+          if (v === undefined || v < 0)
+            throw new TraceParseError(`'${text.slice(s, e)}' is not a whole number`, lineNo, s - from + 1, c.name);
+          if (c.kind === 'task_id') taskId = v;
+          else attempt = v;
+        } else if (c.kind === 'status') {
+          status = '';
+          for (const name of STATUS_NAMES)
+            if (e - s === name.length && text.startsWith(name, s)) {
+              status = name;
+              break;
+            }
+          if (!status) throw new TraceParseError(`unknown task status '${text.slice(s, e)}'`, lineNo, s - from + 1, c.name);
+        } else {
+          extra ??= {};
+          extra[c.extraKey] = text.slice(s, e);
+        }
+      }
+      if (statusAt < 0 || status === '') {
+        // Rows are written when a task ends; without a status column the exit code tells how.
+        const exit = exitField >= 0 ? cur[exitField] : 0;
+        status = exit === 0 || exit === undefined ? 'COMPLETED' : 'FAILED';
+      }
+      b.taskId.push(taskId);
+      b.attempt.push(attempt);
+      b.status.push(status);
+      for (const k of present) b.values[k]!.push(cur[k]);
+      b.extra?.push(extra);
+      if (++b.length >= batchSize) {
+        yield b;
+        batch = fresh();
+      }
+    }
+  }
+  if (!columns) throw new TraceParseError('the file is empty', 1, 1);
+  if (batch!.length) yield batch!;
 }
 
 /** Yields batches of task observations; throws TraceParseError at the first malformed line. */
@@ -171,97 +420,5 @@ export async function* parseTrace(
   source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
   opts: TraceParseOptions = {},
 ): AsyncGenerator<TaskObservation[]> {
-  const tz = opts.timeZone ?? 'UTC';
-  const maxLineBytes = opts.maxLineBytes ?? 1 << 20;
-  const batchSize = opts.batchSize ?? 5000;
-  let columns: Column[] | null = null;
-  let sep = opts.separator ?? '\t';
-  let batch: TaskObservation[] = [];
-  let taskIdAt = -1;
-  let statusAt = -1;
-  let exitAt = -1;
-  let parsers: (Parse | null)[] = [];
-  let duplicated: boolean[] = [];
-  for await (const block of lineBlocks(source, maxLineBytes)) {
-    for (let li = 0; li < block.lines.length; li++) {
-      const line = block.lines[li]!;
-      const lineNo = block.first + li;
-      if (!columns) {
-        if (!opts.separator && !line.includes('\t') && line.includes(',')) sep = ',';
-        columns = headerColumns(line.split(sep));
-        taskIdAt = columns.findIndex((c) => c.kind === 'task_id');
-        if (taskIdAt < 0) throw new TraceParseError('the header has no task_id column (is this a Nextflow trace file?)', 1, 1);
-        statusAt = columns.findIndex((c) => c.kind === 'status');
-        exitAt = columns.findIndex((c) => c.column === 'exit');
-        const cols = columns;
-        parsers = cols.map((c) => (FIELD_BY_TRACE.has(c.name) ? parserFor(c.kind as FieldKind, tz) : null));
-        duplicated = cols.map((c) => cols.filter((o) => o.column === c.column).length > 1);
-        continue;
-      }
-      if (line === '') continue;
-      const cells = line.split(sep);
-      if (cells.length !== columns.length) {
-        const col = cells.length < columns.length ? line.length + 1 : line.split(sep, columns.length).join(sep).length + sep.length + 1;
-        throw new TraceParseError(`expected ${columns.length} columns, found ${cells.length}`, lineNo, col);
-      }
-      const values: Record<string, TaskValue> = {};
-      let exact: Record<string, boolean> | null = null;
-      let extra: Record<string, unknown> | null = null;
-      let taskId = 0;
-      let attempt: number | null = null;
-      let status = '';
-      for (let i = 0; i < cells.length; i++) {
-        const s = cells[i]!;
-        if (s === '-' || s === '') {
-          if (i === taskIdAt) throw new TraceParseError('task_id is missing', lineNo, offsetOf(cells, i, sep), 'task_id');
-          continue;
-        }
-        const parse = parsers[i];
-        const c = columns[i]!;
-        if (parse) {
-          const v = parse(s);
-          if (v === undefined)
-            throw new TraceParseError(
-              `'${s.length > 40 ? `${s.slice(0, 40)}…` : s}' is not a valid ${c.kind} value`,
-              lineNo,
-              offsetOf(cells, i, sep),
-              c.name,
-            );
-          if (!duplicated[i]) values[c.column] = v;
-          else {
-            // Duplicate columns (e.g. `rss` and `rss:num`): the exact (raw) rendering wins over a rounded one.
-            exact ??= {};
-            const ex = isExact(s);
-            if (values[c.column] === undefined || values[c.column] === null || (ex && !exact[c.column])) {
-              values[c.column] = v;
-              exact[c.column] = ex;
-            }
-          }
-        } else if (c.kind === 'task_id' || c.kind === 'attempt') {
-          const v = parseInteger(s);
-          if (v === undefined || v < 0) throw new TraceParseError(`'${s}' is not a whole number`, lineNo, offsetOf(cells, i, sep), c.name);
-          if (c.kind === 'task_id') taskId = v;
-          else attempt = v;
-        } else if (c.kind === 'status') {
-          if (!(s in TASK_STATUS_RANK)) throw new TraceParseError(`unknown task status '${s}'`, lineNo, offsetOf(cells, i, sep), c.name);
-          status = s;
-        } else {
-          extra ??= {};
-          extra[c.extraKey] = s;
-        }
-      }
-      if (statusAt < 0 || status === '') {
-        // Rows are written when a task ends; without a status column the exit code tells how.
-        const exit = exitAt >= 0 ? values.exit : 0;
-        status = exit === 0 || exit === undefined ? 'COMPLETED' : 'FAILED';
-      }
-      batch.push({ taskId, attempt, status, source: 'trace', values, extra: extra ?? {} });
-      if (batch.length >= batchSize) {
-        yield batch;
-        batch = [];
-      }
-    }
-  }
-  if (!columns) throw new TraceParseError('the file is empty', 1, 1);
-  if (batch.length) yield batch;
+  for await (const rows of scanTrace(source, opts)) yield observationsOf(rows);
 }
