@@ -35,9 +35,10 @@ export class Authenticator {
     if (!token) return null;
     if (this.adminToken && token.length === this.adminToken.length && timingSafeEqual(Buffer.from(token), Buffer.from(this.adminToken)))
       return { kind: 'api', admin: true, tokenId: 'bootstrap' };
-    const hash = hashToken(token);
-    const hit = this.cache.get(hash);
+    // Keyed by the token itself, so a cache hit (every event request of a run) needs no hashing.
+    const hit = this.cache.get(token);
     if (hit && Date.now() - hit.at < this.ttlMs) return hit.p;
+    const hash = hashToken(token);
     let p: Principal | null = null;
     const t = await this.store.findToken(hash);
     if (t) p = { kind: 'api', admin: t.admin, tokenId: t.id };
@@ -46,7 +47,7 @@ export class Authenticator {
       if (runId) p = { kind: 'run', runId };
     }
     if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(hash, { p, at: Date.now() });
+    this.cache.set(token, { p, at: Date.now() });
     return p;
   }
 }
