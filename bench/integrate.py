@@ -35,7 +35,7 @@ for p in paths:
         keep &= (v >= m - 5 * d) & (v <= m + 5 * d)
     v = a.obs["pct_counts_mt"].to_numpy(); m = np.median(v); keep &= v <= m + 3 * np.median(np.abs(v - m))
     a = a[keep].copy()
-    sc.pp.scrublet(a, random_state=0, verbose=False, threshold=0.25)
+    sc.pp.scrublet(a, random_state=0, verbose=False, threshold=0.25, use_approx_neighbors=False)
     parts.append(a)
 adata = ad.concat(parts, join="outer", fill_value=0)
 sc.pp.filter_genes(adata, min_cells=3)
@@ -43,10 +43,10 @@ adata.layers["counts"] = adata.X.copy()
 sc.pp.normalize_total(adata, target_sum=1e4); sc.pp.log1p(adata)
 sc.pp.highly_variable_genes(adata, n_top_genes=2000, flavor="seurat", batch_key="batch")
 sc.pp.pca(adata, n_comps=30, mask_var="highly_variable", random_state=0)
-sc.pp.neighbors(adata, use_rep="X_pca", key_added="unintegrated"); sc.tl.leiden(adata, flavor="igraph", n_iterations=2, neighbors_key="unintegrated", key_added="l0")
+sc.pp.neighbors(adata, use_rep="X_pca", key_added="unintegrated", transformer="sklearn"); sc.tl.leiden(adata, flavor="igraph", n_iterations=2, neighbors_key="unintegrated", key_added="l0")
 ho = harmonypy.run_harmony(adata.obsm["X_pca"], adata.obs[["batch"]], ["batch"], random_state=0, verbose=False)
 z = np.asarray(ho.Z_corr); adata.obsm["X_pca_harmony"] = z if z.shape[0] == adata.n_obs else z.T
-sc.pp.neighbors(adata, use_rep="X_pca_harmony"); sc.tl.umap(adata, random_state=0); sc.tl.leiden(adata, flavor="igraph", n_iterations=2)
+sc.pp.neighbors(adata, use_rep="X_pca_harmony", transformer="sklearn"); sc.tl.umap(adata, random_state=0); sc.tl.leiden(adata, flavor="igraph", n_iterations=2)
 adata.write_h5ad("plain.h5ad", compression="gzip")
 '''
 

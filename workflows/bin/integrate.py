@@ -45,7 +45,10 @@ def quality(emb, batches, labels, clusters):
 
 def cluster(adata, rep, a, key):
     """kNN graph + Leiden; key None is scanpy's default graph (used by UMAP), else a side graph."""
-    sc.pp.neighbors(adata, use_rep=rep, n_neighbors=min(a.n_neighbors, adata.n_obs - 1), random_state=a.seed, key_added=key)
+    # transformer="sklearn": scanpy 1.11's default (pynndescent, above 4,096 cells) calls csr_array.getnnz, which
+    # scipy 1.17 removed.
+    sc.pp.neighbors(adata, use_rep=rep, n_neighbors=min(a.n_neighbors, adata.n_obs - 1), random_state=a.seed, key_added=key,
+                    transformer="sklearn")
     out = f"leiden_{key}" if key else "leiden"
     sc.tl.leiden(adata, resolution=a.leiden_resolution, flavor="igraph", n_iterations=2, random_state=a.seed,
                  neighbors_key=key, key_added=out)
