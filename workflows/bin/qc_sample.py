@@ -138,7 +138,8 @@ def main():
     kept.obs_names = [f"{a.sample}:{b}" for b in kept.obs["barcode"]]
     kept.obs = kept.obs[["barcode", "sample", "batch", "n_genes_by_counts", "total_counts", "pct_counts_mt", "doublet_score", "predicted_doublet", *extra]]
     kept.var = kept.var[["mt"]]
-    kept.write_h5ad(f"{a.sample}.qc.h5ad", compression="gzip")
+    # lzf, not gzip: an intermediate read once by INTEGRATE; lzf writes ~3x and reads ~2x faster at twice gzip's size
+    kept.write_h5ad(f"{a.sample}.qc.h5ad", compression="lzf")
 
     raw = read_matrix(a.raw) if a.raw else adata
     with open(f"{a.sample}.ranks.tsv", "w") as f:
