@@ -10,6 +10,7 @@ import type {
   CellColumns,
   IncomingEvent,
   NewRun,
+  NewUpload,
   Progress,
   ResultsBundle,
   Run,
@@ -778,15 +779,7 @@ export class KyselyStore implements RunStore {
     await this.db.insertInto('tokens').values({ id: t.id, name: t.name, token_hash: t.hash, admin: t.admin, last_used_at: null }).execute();
   }
 
-  async registerUpload(u: {
-    id: string;
-    uri: string;
-    sample: string | null;
-    lane: number | null;
-    read: string | null;
-    size: number | null;
-    sha256: string | null;
-  }) {
+  async registerUpload(u: NewUpload) {
     const r = await this.db
       .insertInto('uploads')
       .values(u)

@@ -165,15 +165,7 @@ export interface RunStore {
   findToken(hash: string): Promise<{ id: string; admin: boolean } | null>;
   findRunByTokenHash(hash: string): Promise<string | null>;
   createToken(t: { id: string; name: string; hash: string; admin: boolean }): Promise<void>;
-  registerUpload(u: {
-    id: string;
-    uri: string;
-    sample: string | null;
-    lane: number | null;
-    read: string | null;
-    size: number | null;
-    sha256: string | null;
-  }): Promise<{ id: string; created: boolean }>;
+  registerUpload(u: NewUpload): Promise<{ id: string; created: boolean }>;
   ping(): Promise<void>;
 }
 
@@ -218,3 +210,14 @@ export interface LogSource {
 }
 
 export type { RunFacts };
+
+/** A raw FASTQ the S3 trigger (or a user) registers; sample, lane and read come from its bcl2fastq name when they can. */
+export interface NewUpload {
+  id: string;
+  uri: string;
+  sample: string | null;
+  lane: number | null;
+  read: string | null;
+  size: number | null;
+  sha256: string | null;
+}
