@@ -50,8 +50,9 @@ t.test('pbmc68k_reduced split into two batches: clusters vs bulk_labels beat the
   const dir = await tempSheet('placeholder');
   t.teardown(dir.cleanup);
   const base = path.dirname(dir.file);
-  // Counts from the shipped log-normalised values (raw.X = log1p(counts / total * 1e4)), half the cells given a
-  // per-gene batch effect by binomial thinning, so integration has something to remove.
+  // Counts from the shipped log-normalised values (raw.X = log1p(counts / total * 1e4)); half the cells get a per-gene
+  // batch effect, a log-normal fold change (sd 1.5 in log space) resampled as Poisson counts, strong enough that the
+  // unintegrated clustering splits cell types by batch, as a change of chemistry or site does in real data.
   await python(
     `import json, sys, numpy as np, scanpy as sc, scipy.sparse as sp
 a = sc.datasets.pbmc68k_reduced()
@@ -59,8 +60,7 @@ x = np.expm1(a.raw.X.toarray() if sp.issparse(a.raw.X) else a.raw.X)
 counts = np.round(x / x.sum(axis=1, keepdims=True) * a.obs["n_counts"].to_numpy()[:, None])
 rng = np.random.default_rng(0)
 half = rng.random(a.n_obs) < 0.5
-keep = rng.uniform(0.05, 1.0, counts.shape[1])
-counts[half] = rng.binomial(counts[half].astype(int), keep)
+counts[half] = rng.poisson(counts[half] * rng.lognormal(0, 1.5, counts.shape[1]))
 for name, mask in (("b1", ~half), ("b2", half)):
     ad = sc.AnnData(X=sp.csr_matrix(counts[mask].astype(np.float32)), obs=a.obs.loc[mask, ["bulk_labels"]].copy())
     ad.var_names = a.raw.var_names
@@ -97,12 +97,13 @@ print(json.dumps(int(half.sum())))`,
       path.join(nf.outdir, 'manifest.json'),
     )
   ).integration.metrics;
-  // bulk_labels are FACS-sorted populations that transcriptome clusters only partly resolve (ARI ~0.5 without any
-  // batch effect); the simulated batch costs the unintegrated clustering ~0.07 of that, Harmony wins it back.
+  // bulk_labels are FACS-sorted populations that transcriptome clusters only partly resolve: ARI 0.52 with no batch
+  // effect at all. The simulated batch drops the unintegrated clustering to ~0.33 (0.31-0.33 over three seeds of the
+  // effect); Harmony brings it back to ~0.51.
   t.ok(m.ari.after >= 0.45, `ARI vs bulk_labels after Harmony ${m.ari.after.toFixed(3)}`);
   t.ok(
-    m.ari.after >= m.ari.before + 0.05,
+    m.ari.after >= m.ari.before + 0.12,
     `ARI vs bulk_labels: unintegrated ${m.ari.before.toFixed(3)}, Harmony ${m.ari.after.toFixed(3)}`,
   );
-  t.ok(m.ilisi.after > m.ilisi.before, `iLISI ${m.ilisi.before.toFixed(3)} -> ${m.ilisi.after.toFixed(3)}`);
+  t.ok(m.ilisi.after > m.ilisi.before + 0.2, `iLISI ${m.ilisi.before.toFixed(3)} -> ${m.ilisi.after.toFixed(3)}`);
 });

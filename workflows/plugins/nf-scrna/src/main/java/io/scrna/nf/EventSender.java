@@ -135,7 +135,7 @@ final class EventSender {
                 if (first == null) continue;
                 List<String> batch = new ArrayList<>(cfg.batchSize);
                 batch.add(first);
-                queue.drainTo(batch, cfg.batchSize - 1);
+                fill(batch);
                 synchronized (lock) {
                     if (closed) {
                         spill(batch);
@@ -168,6 +168,23 @@ final class EventSender {
                     return;
                 }
             }
+        }
+    }
+
+    /**
+     * Tops the batch up from the queue, waiting up to {@code scrna.linger} for more events: a task's events arrive
+     * within milliseconds of each other, and one request for several costs the API (and the cores it shares with
+     * Nextflow) far less than one request each. Not while flushing at the end of the run.
+     */
+    private void fill(List<String> batch) throws InterruptedException {
+        long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(cfg.lingerMs);
+        while (batch.size() < cfg.batchSize) {
+            queue.drainTo(batch, cfg.batchSize - batch.size());
+            long left = until - System.nanoTime();
+            if (batch.size() >= cfg.batchSize || left <= 0 || flushing) return;
+            String next = queue.poll(left, TimeUnit.NANOSECONDS);
+            if (next == null) return;
+            batch.add(next);
         }
     }
 

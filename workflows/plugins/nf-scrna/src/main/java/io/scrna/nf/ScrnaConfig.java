@@ -14,6 +14,7 @@ final class ScrnaConfig {
     final String token;
     final String platformRunId;
     final int batchSize;
+    final long lingerMs;
     final long flushTimeoutMs;
     final long connectTimeoutMs;
     final long readTimeoutMs;
@@ -28,6 +29,7 @@ final class ScrnaConfig {
         token = str(scope.get("token"), env.get("SCRNA_API_TOKEN"));
         platformRunId = str(scope.get("runId"), env.get("SCRNA_RUN_ID"));
         batchSize = Math.max(1, integer(scope.get("batchSize"), 100));
+        lingerMs = Math.max(0, millis(scope.get("linger"), 50));
         flushTimeoutMs = millis(scope.get("flushTimeout"), 5_000);
         connectTimeoutMs = Math.max(1, millis(scope.get("connectTimeout"), 2_000));
         readTimeoutMs = Math.max(1, millis(scope.get("readTimeout"), 10_000));
