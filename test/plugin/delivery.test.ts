@@ -132,6 +132,21 @@ t.test('batches up to scrna.batchSize while the receiver is slow, still in order
   t.ok(Math.max(...r.batches) > 1, 'events queued during a slow request go out together');
 });
 
+t.test('scrna.linger gathers events into fewer requests even when the receiver keeps up', async (t) => {
+  const dir = await launchDir(t);
+  const r = await receiver(t);
+  const run = await runFixture(dir, { params: { n: 4 }, config: 'scrna { linger = "2s" }', env: { SCRNA_API_URL: r.url } });
+  t.equal(run.code, 0, 'nextflow succeeds', { output: run.out });
+  const n = 2 + 3 * run.trace.length;
+  t.same(
+    r.events.map((e) => e.seq),
+    range(n),
+    'every event once, in order',
+  );
+  // Without lingering a receiver this fast gets nearly one request per event.
+  t.ok(r.batches.length <= n / 4, `${n} events in ${r.batches.length} requests (${r.batches.join(',')})`);
+});
+
 t.test('receiver down mid-run: events are spooled, then replayed in order when it returns', async (t) => {
   const dir = await launchDir(t);
   const r = await receiver(t);
