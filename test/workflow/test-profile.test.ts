@@ -59,6 +59,20 @@ t.test('the test profile runs to completion with no extra arguments', async (t) 
   t.ok(nf.seconds < 600, `took ${nf.seconds}s`);
 });
 
+t.test('Python steps size their thread pools to the CPUs the task asked for', async (t) => {
+  const [head = '', ...rows] = (await readText(res('pipeline_info/trace.txt'))).trim().split('\n');
+  const col = head.split('\t');
+  const tasks = rows
+    .map((l) => Object.fromEntries(l.split('\t').map((v, i) => [col[i], v])) as Record<string, string>)
+    .filter((r) => /SCANPY_(QC|INTEGRATE)/.test(r.process ?? ''));
+  t.same([...new Set(tasks.map((r) => r.process?.split(':').at(-1)))].sort(), ['SCANPY_INTEGRATE', 'SCANPY_QC']);
+  for (const r of tasks) {
+    const script = await readText(path.join(r.workdir ?? '', '.command.sh'));
+    for (const v of ['OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS', 'NUMBA_NUM_THREADS'])
+      t.match(script, new RegExp(`^\\s*export ${v}=${r.cpus}$`, 'm'), `${r.name}: ${v}=${r.cpus}`);
+  }
+});
+
 t.test('Leiden clusters recover the cell types and Harmony mixes the batches', async (t) => {
   t.ok(manifest);
   const m = manifest?.integration.metrics;

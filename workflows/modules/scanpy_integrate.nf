@@ -17,6 +17,7 @@ process SCANPY_INTEGRATE {
 
     script:
     """
+    ${ThreadEnv.exports(task.cpus)}
     integrate.py --h5ad ${h5ads} --ranks ${ranks} --batch-key ${params.batch_key} \\
         ${label_key ? "--label-key '${label_key}'" : ''} ${cell_labels.name != 'NO_LABELS' ? "--cell-labels ${cell_labels}" : ''} \\
         --min-cells-per-gene ${params.min_cells_per_gene} --n-top-genes ${params.n_top_genes} --n-pcs ${params.n_pcs} \\

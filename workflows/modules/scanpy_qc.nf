@@ -14,6 +14,7 @@ process SCANPY_QC {
     script:
     def opt = { name, value -> value != null ? "--${name} ${value}" : '' }
     """
+    ${ThreadEnv.exports(task.cpus)}
     qc_sample.py --sample '${meta.id}' --batch '${meta.batch}' --chemistry '${meta.chemistry}' --matrix ${matrix} \\
         ${raw.toString().endsWith('NO_RAW') ? '' : "--raw ${raw}"} \\
         ${count_metrics.name != 'NO_METRICS' ? "--count-metrics ${count_metrics}" : ''} \\
