@@ -1,5 +1,6 @@
 // Kysely table types (see migrations.ts). Task metric columns are dynamic (TASK_FIELDS) and typed loosely.
 import type { ColumnType, Generated, JSONColumnType } from 'kysely';
+import type { NewUpload } from '../domain/ports.js';
 
 type Json = JSONColumnType<Record<string, unknown>, string, string>;
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -96,14 +97,7 @@ export interface TokensTable {
   last_used_at: Date | null;
 }
 
-export interface UploadsTable {
-  id: string;
-  uri: string;
-  sample: string | null;
-  lane: number | null;
-  read: string | null;
-  size: number | null;
-  sha256: string | null;
+export interface UploadsTable extends NewUpload {
   created_at: Generated<Date>;
 }
 
