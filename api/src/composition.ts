@@ -12,6 +12,7 @@ import { connect, type EmbeddedServer, startEmbedded } from './db/connect.js';
 import { migrate } from './db/migrations.js';
 import { Authenticator } from './domain/auth.js';
 import { ClientError } from './domain/errors.js';
+import { EventAccess } from './domain/event-access.js';
 import { EventIngester } from './domain/event-ingester.js';
 import { RunNotifier } from './domain/notifier.js';
 import type { Launcher, LogSource, ResultStore } from './domain/ports.js';
@@ -111,6 +112,7 @@ export async function createPlatform(config: Config, opts: AppOptions & { recove
       results,
       ingester,
       auth: new Authenticator(store, config.adminToken),
+      eventAccess: new EventAccess(store),
       logs,
       notifier,
       validator,

@@ -176,9 +176,17 @@ const m0001: Migration = {
   },
 };
 
+// Runs belong to the API token that submitted them, so a non-admin token reaches only its own runs.
+const m0002: Migration = {
+  async up(db: Kysely<unknown>) {
+    await sql`ALTER TABLE runs ADD COLUMN owner text`.execute(db);
+    await sql`CREATE INDEX runs_owner ON runs (owner, created_at DESC)`.execute(db);
+  },
+};
+
 class StaticProvider implements MigrationProvider {
   async getMigrations(): Promise<Record<string, Migration>> {
-    return { '0001_init': m0001 };
+    return { '0001_init': m0001, '0002_run_owner': m0002 };
   }
 }
 

@@ -16,6 +16,8 @@ export interface Run {
   sessionId: string | null;
   runName: string | null;
   submitter: string | null;
+  /** Id of the API token that submitted the run (null: an anonymous caller on an open install). */
+  owner: string | null;
   params: Record<string, unknown>;
   profiles: string[];
   samplesheet: string | null;
@@ -44,6 +46,7 @@ export interface NewRun {
   status: RunStatus;
   source: Run['source'];
   submitter?: string | null;
+  owner?: string | null;
   params?: Record<string, unknown>;
   profiles?: string[];
   samplesheet?: string | null;
@@ -64,6 +67,8 @@ export interface RunQuery {
   status?: string[];
   label?: string[];
   submitter?: string;
+  /** Only runs of this owner (a non-admin token sees its own runs). */
+  owner?: string;
   from?: string;
   to?: string;
   q?: string;
@@ -96,6 +101,10 @@ export interface IncomingEvent {
   event: WeblogEvent;
   /** Run the sender's per-run token is bound to, if it used one. */
   tokenRunId: string | null;
+  /** API token that sent it: the owner of a run its first event creates. */
+  owner: string | null;
+  /** Sent with an admin token: may report on any run. */
+  admin: boolean;
   receivedAt: Date;
 }
 
@@ -164,6 +173,8 @@ export interface RunStore {
 
   findToken(hash: string): Promise<{ id: string; admin: boolean } | null>;
   findRunByTokenHash(hash: string): Promise<string | null>;
+  /** Owner of the run Nextflow knows as (session id, run name); undefined when there is no such run yet. */
+  nextflowRunOwner(sessionId: string, runName: string): Promise<string | null | undefined>;
   createToken(t: { id: string; name: string; hash: string; admin: boolean }): Promise<void>;
   registerUpload(u: NewUpload): Promise<{ id: string; created: boolean }>;
   ping(): Promise<void>;

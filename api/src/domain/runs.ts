@@ -89,7 +89,8 @@ export class RunService {
     return { valid: errors.length === 0, errors, command: command.join(' ') };
   }
 
-  async create(req: RunRequest): Promise<Run> {
+  /** Validates and launches; `owner` is the API token that submits it (null: anonymous on an open install). */
+  async create(req: RunRequest, owner: string | null = null): Promise<Run> {
     const v = await this.validate(req);
     if (!v.valid) throw new ClientError(400, v.errors[0]!.message, { ...v.errors[0], errors: v.errors });
     const id = randomUUID();
@@ -106,6 +107,7 @@ export class RunService {
       status: 'QUEUED',
       source: 'platform',
       submitter: req.submitter ?? null,
+      owner,
       params: req.params ?? {},
       profiles,
       samplesheet: req.samplesheet ?? null,
@@ -249,6 +251,8 @@ export class RunService {
       status: 'QUEUED',
       source: 'platform',
       submitter: prev.submitter,
+      // Whoever relaunches (the owner or an admin), the run stays its owner's.
+      owner: prev.owner,
       params: prev.params,
       profiles: prev.profiles,
       samplesheet: prev.samplesheet,
@@ -290,7 +294,7 @@ export class RunService {
   /** A run the API never saw, reconstructed from its trace file. */
   async createFromTrace(
     body: AsyncIterable<Uint8Array | string>,
-    opts: { name?: string; timeZone?: string; labels?: Record<string, string> },
+    opts: { name?: string; timeZone?: string; labels?: Record<string, string>; owner?: string | null },
   ) {
     const tzError = checkTimeZone(opts.timeZone ?? 'UTC');
     if (tzError) throw new ClientError(400, tzError, { field: 'timeZone' });
@@ -301,6 +305,7 @@ export class RunService {
       status: 'RUNNING',
       source: 'trace',
       labels: opts.labels,
+      owner: opts.owner ?? null,
     });
     try {
       const r = await this.d.store.importTasks(id, scanTrace(body, { timeZone: opts.timeZone ?? 'UTC' }));
