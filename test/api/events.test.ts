@@ -114,7 +114,12 @@ t.test('plugin batches: per-run token, seq gaps, platformRunId', async (t) => {
 
   // Another API token may not report on the platform run; an admin token may.
   const late = { ...withSeq[4]!, platformRunId: run.id };
-  const foreign = await p.app.inject({ method: 'POST', url: '/api/v1/events', payload: late, headers: { authorization: `Bearer ${token}` } });
+  const foreign = await p.app.inject({
+    method: 'POST',
+    url: '/api/v1/events',
+    payload: late,
+    headers: { authorization: `Bearer ${token}` },
+  });
   t.equal(foreign.statusCode, 403);
   t.equal(foreign.json().field, 'platformRunId');
   const admin = (await p.app.inject({ method: 'POST', url: '/api/v1/tokens', payload: { name: 'ops', admin: true } })).json().token;
