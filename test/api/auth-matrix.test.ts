@@ -208,3 +208,33 @@ t.test('Authorization header oddities are 401, never 500', async (t) => {
     'the real token works',
   );
 });
+
+t.test('the run-change stream tells a token only of its own runs', async (t) => {
+  const p = await platformFor(t, { requireAuth: true, adminToken: ADMIN });
+  const alice = await mint(p, 'alice');
+  const bob = await mint(p, 'bob');
+  const aliceRun = await runOwnedBy(p, alice);
+  const bobRun = await runOwnedBy(p, bob);
+  await p.app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = p.app.server.address() as { port: number };
+  const heard = (token: string) => {
+    const ac = new AbortController();
+    const ids: string[] = [];
+    const done = fetch(`http://127.0.0.1:${port}/api/v1/stream/runs`, { headers: { authorization: `Bearer ${token}` }, signal: ac.signal })
+      .then(async (r) => {
+        const dec = new TextDecoder();
+        for await (const chunk of r.body!) for (const m of dec.decode(chunk).matchAll(/data: (.*)/g)) ids.push(...JSON.parse(m[1]!).ids);
+      })
+      .catch(() => {});
+    return { ids, stop: () => (ac.abort(), done) };
+  };
+  const a = heard(alice);
+  const b = heard(bob);
+  await new Promise((r) => setTimeout(r, 200));
+  p.app.services.notifier.changed(aliceRun.id, bobRun.id);
+  for (let i = 0; i < 50 && (!a.ids.length || !b.ids.length); i++) await new Promise((r) => setTimeout(r, 100));
+  await a.stop();
+  await b.stop();
+  t.same([...new Set(a.ids)], [aliceRun.id], 'alice hears of her run only');
+  t.same([...new Set(b.ids)], [bobRun.id], 'bob hears of his run only');
+});

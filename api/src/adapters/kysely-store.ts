@@ -783,6 +783,12 @@ export class KyselyStore implements RunStore {
     return r?.id ?? null;
   }
 
+  async ownedRunIds(ids: string[], owner: string): Promise<string[]> {
+    if (!ids.length) return [];
+    const rows = await this.db.selectFrom('runs').select('id').where('id', 'in', ids).where('owner', '=', owner).execute();
+    return rows.map((r) => r.id);
+  }
+
   async nextflowRunOwner(sessionId: string, runName: string): Promise<string | null | undefined> {
     const r = await this.db
       .selectFrom('runs')

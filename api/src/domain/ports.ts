@@ -173,6 +173,8 @@ export interface RunStore {
 
   findToken(hash: string): Promise<{ id: string; admin: boolean } | null>;
   findRunByTokenHash(hash: string): Promise<string | null>;
+  /** The ids among `ids` whose run `owner` submitted. */
+  ownedRunIds(ids: string[], owner: string): Promise<string[]>;
   /** Owner of the run Nextflow knows as (session id, run name); undefined when there is no such run yet. */
   nextflowRunOwner(sessionId: string, runName: string): Promise<string | null | undefined>;
   createToken(t: { id: string; name: string; hash: string; admin: boolean }): Promise<void>;

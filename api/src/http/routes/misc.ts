@@ -150,7 +150,14 @@ export async function registerMiscRoutes(app: FastifyInstance) {
       const raw = reply.raw;
       raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
       raw.write(': connected\n\n');
-      const unsubscribe = notifier.subscribe((ids) => raw.write(`event: runs\ndata: ${JSON.stringify({ ids })}\n\n`));
+      const p = req.principal;
+      const send = (ids: string[]) => ids.length && raw.write(`event: runs\ndata: ${JSON.stringify({ ids })}\n\n`);
+      // A non-admin token hears only of its own runs (a per-run token of its one run).
+      const visible = async (ids: string[]) =>
+        !p || (p.kind === 'api' && p.admin) ? ids : p.kind === 'run' ? ids.filter((id) => id === p.runId) : store.ownedRunIds(ids, p.tokenId);
+      const unsubscribe = notifier.subscribe((ids) => {
+        visible(ids).then(send, (err) => req.log.warn({ err }, 'run-change stream: owner lookup failed'));
+      });
       const ping = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
       req.raw.on('close', () => {
         clearInterval(ping);
