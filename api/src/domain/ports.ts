@@ -212,7 +212,8 @@ export interface ResultStore {
   exists(uri: string): Promise<boolean>;
   size(uri: string): Promise<number | null>;
   read(uri: string): Promise<Buffer>;
-  stream(uri: string): AsyncIterable<Buffer>;
+  /** The file's bytes from `start` (default 0) to its end. */
+  stream(uri: string, start?: number): AsyncIterable<Buffer>;
 }
 
 export type LogRef = { kind: 'run'; run: Run } | { kind: 'task'; run: Run; task: TaskRow; stream: 'out' | 'err' };

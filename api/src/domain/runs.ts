@@ -9,6 +9,7 @@ import type { RunNotifier } from './notifier.js';
 import type { Launcher, ResultStore, Run, RunStore } from './ports.js';
 import { TERMINAL } from './ports.js';
 import type { ResultsService } from './results.js';
+import { TraceFollower } from './trace-follower.js';
 import { scanTrace, TraceParseError } from './trace-parser.js';
 import type { LaunchValidator } from './validation.js';
 import { checkTimeZone } from './values.js';
@@ -153,18 +154,26 @@ export class RunService {
     return run.outdir ? this.d.files.join(run.outdir, 'pipeline_info/trace.txt') : null;
   }
 
-  /** Re-imports the trace file whenever it grows (idempotent), until the run ends. */
+  /**
+   * Imports the rows the trace file gains while the run is active, until live events for the run arrive: from then
+   * on events carry the tasks, and the final import at the end fills in what they lack.
+   */
   private follow(runId: string): void {
     if (this.followers.has(runId)) return;
-    let lastSize = -1;
+    let follower: TraceFollower | null = null;
+    const stop = () => {
+      clearInterval(this.followers.get(runId));
+      this.followers.delete(runId);
+    };
     const tick = async () => {
       const run = await this.d.store.getRun(runId);
-      const uri = run && this.traceUri(run);
+      if (!run || TERMINAL.has(run.status) || run.delivery.eventsReceived > 0) return stop();
+      const uri = this.traceUri(run);
       if (!uri) return;
-      const size = await this.d.files.size(uri);
-      if (size === null || size === lastSize) return;
-      lastSize = size;
-      await this.importTraceFile(runId, uri).catch((e) => this.d.log.warn({ err: e, runId }, 'trace follow'));
+      follower ??= new TraceFollower(this.d.files, uri);
+      const rows = await follower.next();
+      if (!rows) return;
+      await this.d.store.importTasks(runId, scanTrace([rows])).catch((e) => this.d.log.warn({ err: e, runId }, 'trace follow'));
       this.d.notifier.changed(runId);
     };
     let busy = false;
