@@ -45,8 +45,6 @@ export interface AppOptions {
   logger?: boolean | object;
   /** Check every JSON response against its declared schema and record mismatches (tests). */
   checkResponses?: boolean;
-  /** Extra routes a benchmark compares against. */
-  benchBaseline?: boolean;
 }
 
 export interface ResponseViolation {
@@ -144,7 +142,6 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     }
   });
   app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { access: 'open' } }, async () => app.swagger());
-  if (opts.benchBaseline) app.post('/bench/noop', { schema: { hide: true } }, async (_req, reply) => reply.code(204).send());
 
   await registerRunRoutes(app);
   await registerEventRoutes(app);
