@@ -36,9 +36,12 @@ async function runOwnedBy(p: Platform, token: string): Promise<{ id: string; tas
 }
 
 interface Op {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   route: string;
 }
+
+/** Signing in and out is how a browser gets its credentials, so these alone answer without one. */
+const OPEN = ['POST /api/v1/session', 'DELETE /api/v1/session'];
 
 function operations(doc: { paths: Record<string, Record<string, unknown>> }): Op[] {
   return Object.entries(doc.paths).flatMap(([route, ops]) =>
@@ -68,7 +71,8 @@ t.test('every operation: no token 401; a foreign run 404; the owner gets through
   const doc = (await p.app.inject({ url: '/api/v1/openapi.json' })).json();
   const ops = operations(doc);
   t.ok(ops.length >= 23, `${ops.length} operations in the document`);
-  for (const op of ops) {
+  t.same(ops.filter((o) => OPEN.includes(`${o.method} ${o.route}`)).length, OPEN.length, 'the sign-in operations are in the document');
+  for (const op of ops.filter((o) => !OPEN.includes(`${o.method} ${o.route}`))) {
     const anon = await p.app.inject(request(op, run));
     t.equal(anon.statusCode, 401, `${op.method} ${op.route} without a token`);
     t.equal(anon.json().statusCode, 401);
@@ -109,6 +113,35 @@ t.test('every operation: no token 401; a foreign run 404; the owner gets through
     (await p.app.inject({ url: `/api/v1/runs/${run.id}`, headers: { authorization: `Bearer ${alice}` } })).json().status,
     before.status,
   );
+});
+
+t.test('a browser signs in with a token and gets a cookie that the same rules apply to', async (t) => {
+  const p = await platformFor(t, { requireAuth: true, adminToken: ADMIN });
+  const alice = await mint(p, 'alice');
+  const bob = await mint(p, 'bob');
+  const run = await runOwnedBy(p, alice);
+  const signIn = (token: string) => p.app.inject({ method: 'POST', url: '/api/v1/session', payload: { token } });
+  const bad = await signIn('not-a-token');
+  t.equal(bad.statusCode, 401);
+  t.equal(bad.json().field, 'token');
+  t.notOk(bad.headers['set-cookie'], 'no cookie for a bad token');
+  const cookieOf = async (token: string) => {
+    const r = await signIn(token);
+    t.equal(r.statusCode, 200);
+    const c = r.cookies.find((x) => x.name === 'scrna_token')!;
+    t.ok(c.httpOnly, 'HttpOnly');
+    t.equal(c.sameSite, 'Strict');
+    t.equal(c.path, '/api/');
+    return { scrna_token: c.value };
+  };
+  const a = await cookieOf(alice);
+  const b = await cookieOf(bob);
+  t.equal((await p.app.inject({ url: `/api/v1/runs/${run.id}`, cookies: a })).statusCode, 200, 'the owner reads by cookie');
+  t.equal((await p.app.inject({ url: `/api/v1/runs/${run.id}`, cookies: b })).statusCode, 404, 'another user does not');
+  t.equal((await p.app.inject({ url: `/api/v1/runs/${run.id}`, cookies: { scrna_token: 'forged' } })).statusCode, 401);
+  const out = await p.app.inject({ method: 'DELETE', url: '/api/v1/session', cookies: a });
+  t.equal(out.statusCode, 204);
+  t.match(String(out.headers['set-cookie']), /scrna_token=;/, 'the cookie is cleared');
 });
 
 t.test('open routes stay open with auth required', async (t) => {
@@ -226,7 +259,11 @@ t.test('the run-change stream tells a token only of its own runs', async (t) => 
         for await (const chunk of r.body!) for (const m of dec.decode(chunk).matchAll(/data: (.*)/g)) ids.push(...JSON.parse(m[1]!).ids);
       })
       .catch(() => {});
-    return { ids, stop: () => (ac.abort(), done) };
+    const stop = () => {
+      ac.abort();
+      return done;
+    };
+    return { ids, stop };
   };
   const a = heard(alice);
   const b = heard(bob);

@@ -24,6 +24,9 @@ declare module 'fastify' {
   }
 }
 
+/** The cookie POST /session sets for a browser; read when a request has no Authorization header. */
+export const SESSION_COOKIE = 'scrna_token';
+
 const NEED_TOKEN = 'an API token is required (Authorization: Bearer <token>)';
 
 /** The run a `run:`-scoped route works on, loaded and checked by the preHandler below. */
@@ -44,7 +47,8 @@ export function installAccess(app: FastifyInstance) {
     // Routes that forgot to declare their access are treated as reads: closed when auth is required.
     const access = req.routeOptions.config.access ?? 'read';
     if (access === 'open') return;
-    const header = req.headers.authorization;
+    const cookie = req.cookies[SESSION_COOKIE];
+    const header = req.headers.authorization ?? (cookie ? `Bearer ${cookie}` : undefined);
     req.principal = await auth.authenticate(header);
     if (header !== undefined && !req.principal) throw new ClientError(401, 'the Authorization header holds no valid token');
     const p = req.principal;

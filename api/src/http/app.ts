@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import path from 'node:path';
+import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
@@ -23,6 +24,7 @@ import { registerEventRoutes } from './routes/events.js';
 import { registerMiscRoutes } from './routes/misc.js';
 import { registerResultRoutes } from './routes/results.js';
 import { registerRunRoutes } from './routes/runs.js';
+import { registerSessionRoutes } from './routes/session.js';
 import { ErrorBody } from './schemas.js';
 
 export interface Services {
@@ -130,6 +132,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     return errorReply(reply, 500, 'internal error');
   });
 
+  await app.register(fastifyCookie);
   installAccess(app);
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
@@ -147,6 +150,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   await registerEventRoutes(app);
   await registerResultRoutes(app);
   await registerMiscRoutes(app);
+  await registerSessionRoutes(app);
 
   const ui = services.uiBuildDir;
   if (ui && existsSync(path.join(ui, 'index.html'))) {

@@ -134,6 +134,7 @@ export function client(f: Fetch) {
     taskLogUrl: (id: string, taskId: string | number, stream: 'out' | 'err') =>
       `${BASE}/runs/${enc(id)}/tasks/${enc(String(taskId))}/log?stream=${stream}&follow=true`,
     runsStreamUrl: () => `${BASE}/stream/runs`,
+    signIn: (token: string) => post<Post<'/api/v1/session'>>('/session', { token }),
   };
 }
 

@@ -154,7 +154,11 @@ export async function registerMiscRoutes(app: FastifyInstance) {
       const send = (ids: string[]) => ids.length && raw.write(`event: runs\ndata: ${JSON.stringify({ ids })}\n\n`);
       // A non-admin token hears only of its own runs (a per-run token of its one run).
       const visible = async (ids: string[]) =>
-        !p || (p.kind === 'api' && p.admin) ? ids : p.kind === 'run' ? ids.filter((id) => id === p.runId) : store.ownedRunIds(ids, p.tokenId);
+        !p || (p.kind === 'api' && p.admin)
+          ? ids
+          : p.kind === 'run'
+            ? ids.filter((id) => id === p.runId)
+            : store.ownedRunIds(ids, p.tokenId);
       const unsubscribe = notifier.subscribe((ids) => {
         visible(ids).then(send, (err) => req.log.warn({ err }, 'run-change stream: owner lookup failed'));
       });
