@@ -88,7 +88,12 @@ export async function registerResultRoutes(app: FastifyInstance) {
       },
       config: { run: 'write' },
     },
-    async (req) => results.ingest(runOf(req).id),
+    async (req) => {
+      const r = await results.ingest(runOf(req).id);
+      // Open pages of the run reload their results.
+      app.services.notifier.changed(runOf(req).id);
+      return r;
+    },
   );
 
   app.get(
