@@ -102,7 +102,7 @@ export async function createPlatform(config: Config, opts: AppOptions & { recove
     results,
     notifier,
     validator,
-    dataRoots: new DataRoots(new FsPathResolver(), dataRootsOf(config), config.s3Buckets),
+    dataRoots: new DataRoots(new FsPathResolver(), dataRootsOf(config), config.s3Buckets, [path.join(config.dataDir, 'pg')]),
     dataDir: config.dataDir,
     publicUrl: config.publicUrl,
     log,

@@ -86,6 +86,9 @@ t.test('samplesheet paths outside the data roots are refused with row, line and 
   const secret = (await validate({ samplesheet: sheet(path.join(outside, 'secret_R1.fastq.gz')) })).errors[0]!.message;
   const missing = (await validate({ samplesheet: sheet(path.join(outside, 'nothere_R1.fastq.gz')) })).errors[0]!.message;
   t.equal(secret, missing, 'the refusal does not tell whether the file exists');
+  // The pipeline splits the file into lines first: a quoted line break would hand it a row this check never saw.
+  const broken = await validate({ samplesheet: sheet(`"${good2}\ns2,/etc/a.fq,/etc/b.fq"`) });
+  t.match(broken.errors, [{ field: 'samplesheet', row: 2, line: 3, column: 'fastq_2', message: 'line break inside a cell' }]);
 
   const fastqs = await validate({ samplesheet: `sample,fastqs\ns1,"${root}/fq/*_R{1,2}_001.fastq.gz"\ns2,/root\n` });
   t.match(
@@ -149,6 +152,14 @@ t.test('default roots: the data directory and the bundled assets; a request insi
     payload: { params: { whitelist_dir: outside }, profiles: ['test'] },
   });
   t.match(refused.json().errors, [{ field: 'params.whitelist_dir' }]);
+  // The embedded database lives in <data>/pg: never an input, though it is under a root.
+  await mkdir(path.join(p.dataDir, 'pg'));
+  const pg = await p.app.inject({
+    method: 'POST',
+    url: '/api/v1/runs/validate',
+    payload: { samplesheet: sheet.replace(fq, path.join(p.dataDir, 'pg')) },
+  });
+  t.match(pg.json().errors, [{ row: 1, column: 'fastq_1', message: /must be inside a data root/ }]);
   const s3 = await p.app.inject({
     method: 'POST',
     url: '/api/v1/runs/validate',

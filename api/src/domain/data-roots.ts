@@ -33,6 +33,8 @@ export class DataRoots {
     private readonly resolver: PathResolver,
     private readonly roots: string[],
     s3: string[],
+    /** Never inputs, even inside a root (the embedded database under the data directory). */
+    private readonly excluded: string[] = [],
   ) {
     this.buckets = s3.map(parseS3);
   }
@@ -52,18 +54,20 @@ export class DataRoots {
   }
 
   private async allowedLocal(p: string): Promise<boolean> {
-    const roots = await this.realRoots();
+    const roots = await this.realPaths(this.roots);
     // Nothing outside the roots (as written or as resolved) is touched on disk.
     if (!roots.some((r) => isInside(r.written, p) || isInside(r.real, p))) return false;
     const real = await this.resolve(p);
-    return real !== null && roots.some((r) => isInside(r.real, real));
+    if (real === null || !roots.some((r) => isInside(r.real, real))) return false;
+    return !(await this.realPaths(this.excluded)).some((x) => isInside(x.real, real));
   }
 
-  private async realRoots(): Promise<{ written: string; real: string }[]> {
+  /** Each existing directory as written (normalised) and as resolved; missing ones are left out. */
+  private async realPaths(dirs: string[]): Promise<{ written: string; real: string }[]> {
     const out: { written: string; real: string }[] = [];
-    for (const root of this.roots) {
-      const r = await this.resolver.realpath(root);
-      if (typeof r === 'object') out.push({ written: posix.normalize(root), real: r.real });
+    for (const d of dirs) {
+      const r = await this.resolver.realpath(d);
+      if (typeof r === 'object') out.push({ written: posix.normalize(d), real: r.real });
     }
     return out;
   }
