@@ -7,6 +7,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Test } from 'tap';
 import t from 'tap';
+import { dataRootsOf, loadConfig } from '../../api/src/config.js';
 import { hashToken } from '../../api/src/domain/auth.js';
 import { repoRoot } from '../helpers/paths.js';
 import { platformFor } from './helpers.js';
@@ -36,6 +37,19 @@ async function layout(t: Test) {
 
 const runCount = async (p: Awaited<ReturnType<typeof platformFor>>) =>
   (await p.pool.query('SELECT count(*)::int AS n FROM runs')).rows[0].n as number;
+
+t.test('SCRNA_DATA_ROOTS and SCRNA_S3_BUCKETS', async (t) => {
+  const c = loadConfig({ SCRNA_DATA_DIR: '/srv/scrna', SCRNA_WORKFLOWS_DIR: '/opt/pipe/workflows' });
+  t.same(dataRootsOf(c), ['/srv/scrna', '/opt/pipe/workflows/assets'], 'default: the data dir and the bundled assets');
+  t.same(c.s3Buckets, [], 'no bucket by default');
+  const set = loadConfig({
+    SCRNA_DATA_ROOTS: `/data/a${path.delimiter}${path.delimiter}/data/b/`,
+    SCRNA_S3_BUCKETS: 'lab-raw, s3://shared/projects/p1',
+  });
+  t.same(dataRootsOf(set), ['/data/a', '/data/b']);
+  t.same(set.s3Buckets, ['lab-raw', 's3://shared/projects/p1']);
+  t.throws(() => loadConfig({ SCRNA_S3_BUCKETS: 'https://example.invalid/x' }), /SCRNA_S3_BUCKETS/);
+});
 
 t.test('samplesheet paths outside the data roots are refused with row, line and column; no run is created', async (t) => {
   const { root, outside } = await layout(t);
