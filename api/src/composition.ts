@@ -4,13 +4,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { FileLogSource } from './adapters/file-logs.js';
+import { FsPathResolver } from './adapters/fs-paths.js';
 import { FsResultStore } from './adapters/fs-results.js';
 import { KyselyStore } from './adapters/kysely-store.js';
 import { LocalLauncher } from './adapters/local-launcher.js';
-import type { Config } from './config.js';
+import { type Config, dataRootsOf } from './config.js';
 import { connect, type EmbeddedServer, startEmbedded } from './db/connect.js';
 import { migrate } from './db/migrations.js';
 import { Authenticator } from './domain/auth.js';
+import { DataRoots } from './domain/data-roots.js';
 import { ClientError } from './domain/errors.js';
 import { EventAccess } from './domain/event-access.js';
 import { EventIngester } from './domain/event-ingester.js';
@@ -101,6 +103,7 @@ export async function createPlatform(config: Config, opts: AppOptions & { recove
     results,
     notifier,
     validator,
+    dataRoots: new DataRoots(new FsPathResolver(), dataRootsOf(config), config.s3Buckets, [path.join(config.dataDir, 'pg')]),
     dataDir: config.dataDir,
     publicUrl: config.publicUrl,
     log,

@@ -223,6 +223,17 @@ export interface LogSource {
   read(ref: LogRef, offset: number): Promise<{ text: string; offset: number; exists: boolean }>;
 }
 
+/**
+ * Where a local path leads after every symlink: its real path; 'missing' when nothing is there; 'broken' when it
+ * cannot be followed (a dangling or looping link, no permission).
+ */
+export type RealPath = { real: string } | 'missing' | 'broken';
+
+/** Resolves local paths on the machine that runs the pipeline (the data-roots rule itself is in the domain). */
+export interface PathResolver {
+  realpath(p: string): Promise<RealPath>;
+}
+
 export type { RunFacts };
 
 /** A raw FASTQ the S3 trigger (or a user) registers; sample, lane and read come from its bcl2fastq name when they can. */

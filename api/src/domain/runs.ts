@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { hashToken, newToken } from './auth.js';
+import type { DataRoots } from './data-roots.js';
 import { ClientError, type ErrorDetail } from './errors.js';
 import type { RunNotifier } from './notifier.js';
 import type { Launcher, ResultStore, Run, RunStore } from './ports.js';
@@ -36,6 +37,8 @@ export interface RunServiceDeps {
   results: ResultsService;
   notifier: RunNotifier;
   validator: () => Promise<LaunchValidator>;
+  /** Where samplesheet and param paths may point. */
+  dataRoots: DataRoots;
   dataDir: string;
   publicUrl: string;
   log: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void };
@@ -78,16 +81,36 @@ export class RunService {
         });
     const validator = await this.d.validator();
     const hasSheet = typeof req.samplesheet === 'string' && req.samplesheet.trim() !== '';
-    if (hasSheet) errors.push(...validator.validateSamplesheet(req.samplesheet!, String(params.input_type ?? 'fastq')).errors);
-    else if (!profiles.includes('test'))
+    const inputType = String(params.input_type ?? 'fastq');
+    if (hasSheet) {
+      const sheet = validator.validateSamplesheet(req.samplesheet!, inputType);
+      errors.push(...sheet.errors, ...(await this.sheetPathErrors(validator.pathColumns(inputType), sheet.rows, sheet.lines)));
+    } else if (!profiles.includes('test'))
       errors.push({ field: 'samplesheet', message: 'a samplesheet is required (or use the test profile)' });
     const effective = { ...params, input: hasSheet ? 'samplesheet.csv' : undefined, outdir: 'results' };
     if (!hasSheet) delete effective.input;
     errors.push(...validator.validateParams(effective, { inputProvided: hasSheet || profiles.includes('test') }));
+    errors.push(...(await this.paramPathErrors(validator.pathParams(), params)));
     const p = this.launchPaths('<run-id>');
     const input = hasSheet ? path.join(p.launchDir, 'samplesheet.csv') : null;
     const command = this.d.launcher.command({ launchDir: p.launchDir, outdir: p.outdir, profiles, resume: false, input });
     return { valid: errors.length === 0, errors, command: command.join(' ') };
+  }
+
+  /** Path params (by schema format) outside the data roots; the platform's own (input, outdir) are refused above. */
+  private async paramPathErrors(names: string[], params: Record<string, unknown>): Promise<ErrorDetail[]> {
+    const checked = names.filter((k) => !PLATFORM_PARAMS.includes(k) && typeof params[k] === 'string');
+    const refusals = await Promise.all(checked.map((k) => this.d.dataRoots.refusal(params[k] as string)));
+    return checked.flatMap((k, i) => (refusals[i] ? [{ field: `params.${k}`, message: `${k} ${refusals[i]}` }] : []));
+  }
+
+  /** Samplesheet cells of path columns (by schema format) outside the data roots, with their row, line and column. */
+  private async sheetPathErrors(columns: string[], rows: Record<string, unknown>[], lines: number[]): Promise<ErrorDetail[]> {
+    const cells = rows.flatMap((r, i) => columns.filter((c) => typeof r[c] === 'string').map((c) => ({ i, c, v: r[c] as string })));
+    const refusals = await Promise.all(cells.map(({ v }) => this.d.dataRoots.refusal(v)));
+    return cells.flatMap(({ i, c }, k) =>
+      refusals[k] ? [{ field: 'samplesheet', row: i + 1, line: lines[i], column: c, message: `${c} ${refusals[k]}` }] : [],
+    );
   }
 
   /** Validates and launches; `owner` is the API token that submits it (null: anonymous on an open install). */
