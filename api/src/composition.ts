@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { FileLogSource } from './adapters/file-logs.js';
 import { FsPathResolver } from './adapters/fs-paths.js';
 import { FsResultStore } from './adapters/fs-results.js';
+import { FsSchemaFiles } from './adapters/fs-schema-files.js';
 import { KyselyStore } from './adapters/kysely-store.js';
 import { LocalLauncher } from './adapters/local-launcher.js';
 import { type Config, dataRootsOf } from './config.js';
@@ -39,7 +40,7 @@ function notYet(what: string, env: string): never {
 
 function chooseLauncher(c: Config): Launcher {
   if (c.launcher === 'awsbatch') notYet('AWS Batch launcher', 'SCRNA_LAUNCHER=awsbatch');
-  return new LocalLauncher(c.nextflowBin, c.pipeline, existsSync(c.platformConfig) ? c.platformConfig : null);
+  return new LocalLauncher(c.dataDir, c.nextflowBin, c.pipeline, existsSync(c.platformConfig) ? c.platformConfig : null);
 }
 
 function chooseResults(c: Config): ResultStore {
@@ -74,10 +75,11 @@ export async function createPlatform(config: Config, opts: AppOptions & { recove
   const files = chooseResults(config);
   const logs = chooseLogs(config);
   const notifier = new RunNotifier();
-  const results = new ResultsService(store, files, config.workflowsDir);
+  const schemaFiles = new FsSchemaFiles(config.workflowsDir);
+  const results = new ResultsService(store, files, schemaFiles);
   let validatorP: Promise<LaunchValidator> | null = null;
   const validator = () => {
-    validatorP ??= LaunchValidator.load(config.workflowsDir).catch((e) => {
+    validatorP ??= LaunchValidator.load(schemaFiles).catch((e) => {
       validatorP = null;
       throw new ClientError(
         409,
@@ -104,7 +106,6 @@ export async function createPlatform(config: Config, opts: AppOptions & { recove
     notifier,
     validator,
     dataRoots: new DataRoots(new FsPathResolver(), dataRootsOf(config), config.s3Buckets, [path.join(config.dataDir, 'pg')]),
-    dataDir: config.dataDir,
     publicUrl: config.publicUrl,
     log,
   });

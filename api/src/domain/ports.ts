@@ -182,28 +182,47 @@ export interface RunStore {
   ping(): Promise<void>;
 }
 
-export interface LaunchSpec {
-  runId: string;
+/** Where a launcher keeps a run: its launch directory (or prefix) and the pipeline's outdir. */
+export interface Workspace {
   launchDir: string;
   outdir: string;
+}
+
+export interface LaunchSpec extends Workspace {
+  runId: string;
   profiles: string[];
-  /** Samplesheet path, or null when the profile brings its own data (test). */
-  input: string | null;
+  /** The run's params and samplesheet text: the launcher stages them where its engine reads them. */
+  params: Record<string, unknown>;
+  /** Samplesheet CSV, or null when the profile brings its own data (test). */
+  samplesheet: string | null;
   resume: boolean;
   env: Record<string, string>;
   /** Called once when the Nextflow process ends. */
   onExit(code: number | null, signal: string | null): void;
 }
 
+export type CommandSpec = Pick<LaunchSpec, 'launchDir' | 'outdir' | 'profiles' | 'resume'> & { samplesheet: boolean };
+
 export interface Launcher {
   readonly name: string;
+  /** Where a new run's launch directory and outdir go. */
+  workspace(runId: string): Workspace;
   /** The command a launch runs (shown by POST /runs/validate). */
-  command(spec: Pick<LaunchSpec, 'launchDir' | 'outdir' | 'profiles' | 'resume' | 'input'>): string[];
+  command(spec: CommandSpec): string[];
+  /** Stages the params and samplesheet in the workspace, then starts the run. */
   launch(spec: LaunchSpec): Promise<{ nativeId: string }>;
   cancel(nativeId: string): Promise<void>;
   isAlive(nativeId: string): Promise<boolean>;
   /** Re-attaches onExit to a run that was active when the API restarted (or reports it gone). */
   watch(nativeId: string, onExit: LaunchSpec['onExit']): void;
+}
+
+/** The pipeline's schema files by their path in the workflows directory (e.g. `assets/schema_input.json`). */
+export interface SchemaFiles {
+  /** The parsed file, or null when the pipeline has no such file. */
+  read(name: string): Promise<Record<string, unknown> | null>;
+  /** Where the file is read from, for error messages. */
+  describe(name: string): string;
 }
 
 /** Files of a run's outputs: local paths now, s3:// later. */

@@ -1,8 +1,6 @@
 // Run lifecycle: validate and launch, follow the trace while running, finish (final trace import, results ingest),
 // cancel, relaunch with -resume, and trace uploads.
 import { randomUUID } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { hashToken, newToken } from './auth.js';
 import type { DataRoots } from './data-roots.js';
 import { ClientError, type ErrorDetail } from './errors.js';
@@ -39,7 +37,6 @@ export interface RunServiceDeps {
   validator: () => Promise<LaunchValidator>;
   /** Where samplesheet and param paths may point. */
   dataRoots: DataRoots;
-  dataDir: string;
   publicUrl: string;
   log: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void };
   /** How often a running run's trace file is re-imported (the live view until events arrive). */
@@ -53,11 +50,6 @@ export class RunService {
   private readonly finishing = new Map<string, Promise<void>>();
 
   constructor(private readonly d: RunServiceDeps) {}
-
-  private launchPaths(runId: string, launchDir?: string | null) {
-    const dir = launchDir ?? path.join(this.d.dataDir, 'runs', runId);
-    return { launchDir: dir, outdir: path.join(dir, 'results') };
-  }
 
   /** Checks a request without side effects; returns errors and the command that would run. */
   async validate(req: RunRequest): Promise<{ valid: boolean; errors: ErrorDetail[]; command: string }> {
@@ -91,9 +83,7 @@ export class RunService {
     if (!hasSheet) delete effective.input;
     errors.push(...validator.validateParams(effective, { inputProvided: hasSheet || profiles.includes('test') }));
     errors.push(...(await this.paramPathErrors(validator.pathParams(), params)));
-    const p = this.launchPaths('<run-id>');
-    const input = hasSheet ? path.join(p.launchDir, 'samplesheet.csv') : null;
-    const command = this.d.launcher.command({ launchDir: p.launchDir, outdir: p.outdir, profiles, resume: false, input });
+    const command = this.d.launcher.command({ ...this.d.launcher.workspace('<run-id>'), profiles, resume: false, samplesheet: hasSheet });
     return { valid: errors.length === 0, errors, command: command.join(' ') };
   }
 
@@ -119,11 +109,7 @@ export class RunService {
     if (!v.valid) throw new ClientError(400, v.errors[0]!.message, { ...v.errors[0], errors: v.errors });
     const id = randomUUID();
     const token = newToken();
-    const { launchDir, outdir } = this.launchPaths(id);
-    await mkdir(launchDir, { recursive: true });
-    const hasSheet = !!req.samplesheet?.trim();
-    await writeFile(path.join(launchDir, 'params.json'), JSON.stringify(req.params ?? {}, null, 2));
-    if (hasSheet) await writeFile(path.join(launchDir, 'samplesheet.csv'), req.samplesheet!);
+    const { launchDir, outdir } = this.d.launcher.workspace(id);
     const profiles = req.profiles ?? [];
     const run = await this.d.store.createRun({
       id,
@@ -141,21 +127,22 @@ export class RunService {
       tokenHash: hashToken(token),
       labels: req.labels ?? {},
     });
-    return this.start(run, token, false, hasSheet);
+    return this.start(run, token, false);
   }
 
-  private async start(run: Run, token: string, resume: boolean, hasSheet: boolean): Promise<Run> {
+  private async start(run: Run, token: string, resume: boolean): Promise<Run> {
     const launchDir = run.launchDir!;
     const outdir = run.outdir!;
-    const input = hasSheet ? path.join(launchDir, 'samplesheet.csv') : null;
-    const cmd = this.d.launcher.command({ launchDir, outdir, profiles: run.profiles, resume, input });
+    const samplesheet = run.samplesheet?.trim() ? run.samplesheet : null;
+    const cmd = this.d.launcher.command({ launchDir, outdir, profiles: run.profiles, resume, samplesheet: samplesheet !== null });
     try {
       const { nativeId } = await this.d.launcher.launch({
         runId: run.id,
         launchDir,
         outdir,
         profiles: run.profiles,
-        input,
+        params: run.params,
+        samplesheet,
         resume,
         env: { SCRNA_API_URL: this.d.publicUrl, SCRNA_API_TOKEN: token, SCRNA_RUN_ID: run.id },
         onExit: (code, signal) => void this.finish(run.id, code, signal),
@@ -295,7 +282,7 @@ export class RunService {
       resumedFrom: prev.id,
       labels: prev.labels,
     });
-    return this.start(run, token, true, !!prev.samplesheet?.trim());
+    return this.start(run, token, true);
   }
 
   /** Runs this launcher started before the API restarted: follow them again, or finish them if they are gone. */

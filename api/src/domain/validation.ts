@@ -1,9 +1,8 @@
 // Launch validation: params against the pipeline's nextflow_schema.json, samplesheets against assets/schema_input*.json.
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { CsvError, parseCsv } from './csv.js';
+import type { SchemaFiles } from './ports.js';
 
 export interface ValidationError {
   field?: string;
@@ -59,17 +58,17 @@ export class LaunchValidator {
     }
   }
 
-  /** Loads nextflow_schema.json and every samplesheet schema its params reference (`schema` keys). */
-  static async load(workflowsDir: string): Promise<LaunchValidator> {
-    const params = JSON.parse(await readFile(path.join(workflowsDir, 'nextflow_schema.json'), 'utf8'));
-    const samplesheets: Record<string, Record<string, unknown>> = {};
-    const input = path.join(workflowsDir, 'assets/schema_input.json');
-    samplesheets.fastq = JSON.parse(await readFile(input, 'utf8'));
-    try {
-      samplesheets.matrix = JSON.parse(await readFile(path.join(workflowsDir, 'assets/schema_input_matrix.json'), 'utf8'));
-    } catch {
-      // only FASTQ samplesheets in this pipeline
-    }
+  /** Loads nextflow_schema.json and the samplesheet schemas (assets/schema_input.json, and the matrix one if present). */
+  static async load(files: SchemaFiles): Promise<LaunchValidator> {
+    const need = async (name: string) => {
+      const s = await files.read(name);
+      if (!s) throw new Error(`${files.describe(name)} is missing`);
+      return s;
+    };
+    const params = await need('nextflow_schema.json');
+    const samplesheets: Record<string, Record<string, unknown>> = { fastq: await need('assets/schema_input.json') };
+    const matrix = await files.read('assets/schema_input_matrix.json');
+    if (matrix) samplesheets.matrix = matrix;
     return new LaunchValidator({ params, samplesheet: samplesheets.fastq!, samplesheets });
   }
 
