@@ -15,8 +15,7 @@ workflow COUNT {
         counts = CELLRANGER_COUNT.out.counts
     } else {
         index = params.star_index ? Channel.value(file(params.star_index, checkIfExists: true)) : STAR_GENOMEGENERATE(fasta, gtf).index
-        ch_solo = reads.map { meta, r1, r2 -> [meta, r1, r2, whitelistFor(meta.chemistry)] }
-        STARSOLO(ch_solo.map { it[0..2] }, index, ch_solo.map { it[3] })
+        STARSOLO(reads.map { meta, r1, r2 -> [meta, r1, r2, whitelistFor(meta.chemistry)] }, index)
         counts = STARSOLO.out.counts
     }
 
@@ -25,12 +24,12 @@ workflow COUNT {
 }
 
 // --barcode_whitelist wins; else the 10x list for the chemistry from --whitelist_dir; v3's 3M-february-2018 list
-// is not bundled, so without one STARsolo runs with no whitelist (a placeholder file tells the module).
+// is not bundled, so without one STARsolo runs with no whitelist ([] tells the module).
 def whitelistFor(String chemistry) {
     if (params.barcode_whitelist) return file(params.barcode_whitelist, checkIfExists: true)
     def name = [ '10xv1': '10x_V1_barcode_whitelist.txt.gz', '10xv2': '10x_V2_barcode_whitelist.txt.gz', '10xv3': '10x_V3_barcode_whitelist.txt.gz' ][chemistry]
     def f = file("${params.whitelist_dir}/${name}")
     if (f.exists()) return f
     log.warn "No ${chemistry} whitelist at ${f}; STARsolo will run with --soloCBwhitelist None (give --barcode_whitelist)"
-    file("${projectDir}/assets/NO_WHITELIST")
+    []
 }
