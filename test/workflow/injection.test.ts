@@ -9,7 +9,7 @@ import path from 'node:path';
 import t from 'tap';
 import { LaunchValidator } from '../../api/src/domain/validation.js';
 import { repoRoot, sharedData } from '../helpers/paths.js';
-import { nextflow, readJson, schemaPath, tempSheet } from './nf.js';
+import { nextflow, readJson, readText, schemaPath, tempSheet } from './nf.js';
 
 interface Prop {
   type: string | string[];
@@ -230,6 +230,15 @@ t.test('FASTQ file names the schemas cannot see reach REGISTER literally, as dat
   t.teardown(sheet.cleanup);
   const r = await nextflow(['--input', sheet.file, '--stop_after', 'register'], 'nf-inj-fastq-');
   t.teardown(r.cleanup);
+  const files = await readdir(r.dir, { recursive: true });
+  t.same(
+    files.filter((f) => path.basename(f) === 'CANARY'),
+    [],
+    'no injected command ran',
+  );
+  const scripts = files.filter((f) => path.basename(f) === '.command.sh');
+  t.ok(scripts.length > 0, 'the task ran');
+  for (const f of scripts) t.notOk((await readText(path.join(r.dir, f))).includes('touch CANARY'), `${f} holds no file name`);
   t.equal(r.code, 0, r.stdout + r.stderr);
   const rec = await readJson<{ sample: string; files: { path: string; lane: string; read: string }[]; index_reads: string[] }>(
     path.join(r.outdir, 'registration/pbmc_1k_v3.registration.json'),
@@ -245,6 +254,4 @@ t.test('FASTQ file names the schemas cannot see reach REGISTER literally, as dat
     'the original paths are recorded literally',
   );
   t.same(rec.index_reads, [path.basename(names['001I1']!)], 'the index read is listed literally');
-  const found = (await readdir(r.dir, { recursive: true })).filter((f) => path.basename(f) === 'CANARY');
-  t.same(found, [], 'no injected command ran');
 });
