@@ -51,7 +51,7 @@ workflow {
         }
         REGISTER(samples)
         if (params.stop_after == 'register') return
-        COUNT(REGISTER.out.reads, fasta, gtf)
+        COUNT(REGISTER.out.reads, fasta, gtf, params.counter, params.star_index, params.cellranger_index, params.barcode_whitelist, params.whitelist_dir)
         if (params.stop_after == 'count') return
         registration = REGISTER.out.registration.map { meta, json -> [meta.id, json] }
         counts = COUNT.out.counts.map { meta, raw, filtered, metrics -> [meta.id, meta, filtered, raw, metrics] }

@@ -17,10 +17,10 @@ process CELLRANGER_COUNT {
     script:
     def chemistry = [ '10xv1': 'SC3Pv1', '10xv2': 'SC3Pv2', '10xv3': 'SC3Pv3' ][meta.chemistry]
     if (!chemistry) error "CELLRANGER_COUNT ${meta.id}: no cellranger chemistry for ${meta.chemistry}"
-    def expected = (meta.expected_cells ?: params.expected_cells) as Integer
+    def args = task.ext.args ?: '' // conf/modules.config: --expect-cells
     """
     cellranger count --id=cr --transcriptome=reference --fastqs=fastq --sample=sample --chemistry=${chemistry} \\
-        --expect-cells=${expected} --create-bam=false --localcores=${task.cpus} --localmem=${task.memory.toGiga()} --disable-ui
+        ${args} --create-bam=false --localcores=${task.cpus} --localmem=${task.memory.toGiga()} --disable-ui
     cp -r cr/outs/raw_feature_bc_matrix raw
     cp -r cr/outs/filtered_feature_bc_matrix filtered
     cp cr/outs/metrics_summary.csv cr/outs/web_summary.html .

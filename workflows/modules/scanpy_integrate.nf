@@ -18,12 +18,10 @@ process SCANPY_INTEGRATE {
     path 'integration.json',     emit: metrics
 
     script:
+    def args = task.ext.args ?: '' // conf/modules.config: batch key, HVG, PCA, Harmony, neighbours, Leiden, seed
     """
     ${ThreadEnv.exports(task.cpus)}
-    integrate.py --settings - --h5ad qc/* --ranks ranks/* ${cell_labels ? '--cell-labels cell_labels.csv' : ''} \\
-        --batch-key ${[batch: 'batch', sample: 'sample'][params.batch_key]} --min-cells-per-gene ${params.min_cells_per_gene as Long} \\
-        --n-top-genes ${params.n_top_genes as Long} --n-pcs ${params.n_pcs as Long} --harmony-theta ${params.harmony_theta as BigDecimal} \\
-        --n-neighbors ${params.n_neighbors as Long} --leiden-resolution ${params.leiden_resolution as BigDecimal} --seed ${params.seed as Long}
+    integrate.py --settings - --h5ad qc/* --ranks ranks/* ${cell_labels ? '--cell-labels cell_labels.csv' : ''} ${args}
     """
 
     stub:

@@ -16,16 +16,11 @@ process SCANPY_QC {
     tuple val(meta), path("${meta.id}.metrics.json"), emit: metrics
 
     script:
-    def opt = { name, value -> value != null ? "--${name} ${value as BigDecimal}" : '' }
+    def args = task.ext.args ?: '' // conf/modules.config: MAD bounds, fixed thresholds, doublets, seed
     """
     ${ThreadEnv.exports(task.cpus)}
     qc_sample.py --settings - --matrix filtered/* ${raw ? '--raw raw/*' : ''} \\
-        ${count_metrics ? '--count-metrics count_metrics.json' : ''} ${registration ? '--registration registration.json' : ''} \\
-        --nmads ${params.qc_nmads as BigDecimal} --mt-nmads ${params.qc_mt_nmads as BigDecimal} \\
-        ${opt('max-pct-mt', params.max_pct_mt)} ${opt('min-genes', params.min_genes)} ${opt('max-genes', params.max_genes)} \\
-        ${opt('min-counts', params.min_counts)} ${opt('max-counts', params.max_counts)} \\
-        --doublets ${[scrublet: 'scrublet', none: 'none'][params.doublet_method]} --doublet-threshold ${params.doublet_threshold as BigDecimal} \\
-        ${params.remove_doublets == true ? '--remove-doublets' : ''} --seed ${params.seed as Long}
+        ${count_metrics ? '--count-metrics count_metrics.json' : ''} ${registration ? '--registration registration.json' : ''} ${args}
     """
 
     stub:

@@ -20,23 +20,20 @@ process STARSOLO {
     def geometry = [ '10xv1': [14, 10], '10xv2': [16, 10], '10xv3': [16, 12] ][meta.chemistry]
     if (!geometry) error "STARSOLO ${meta.id}: no barcode geometry for chemistry ${meta.chemistry}"
     def (cbLen, umiLen) = geometry
-    def feature = [Gene: 'Gene', GeneFull: 'GeneFull'][params.star_feature]
-    def expected = (meta.expected_cells ?: params.expected_cells) as Integer
-    def (indMin, indMax, umiMin) = [params.emptydrops_ind_min, params.emptydrops_ind_max, params.emptydrops_umi_min].collect { it as Integer }
+    def args = task.ext.args ?: '' // conf/modules.config: --soloCellFilter EmptyDrops_CR ..., --soloFeatures
     """
     ${whitelist ? 'gzip -cdf < whitelist.in > whitelist.txt' : "echo 'WARNING: no barcode whitelist for this chemistry; STARsolo runs with --soloCBwhitelist None' >&2"}
     STAR --runThreadN ${task.cpus} --genomeDir index --readFilesIn ${[r2].flatten().join(',')} ${[r1].flatten().join(',')} --readFilesCommand gzip -cdf \\
         --soloType CB_UMI_Simple --soloCBwhitelist ${whitelist ? 'whitelist.txt' : 'None'} --soloCBstart 1 --soloCBlen ${cbLen} \\
         --soloUMIstart ${cbLen + 1} --soloUMIlen ${umiLen} --soloBarcodeReadLength 0 \\
         --soloCBmatchWLtype 1MM_multi_Nbase_pseudocounts --soloUMIfiltering MultiGeneUMI_CR --soloUMIdedup 1MM_CR \\
-        --clipAdapterType CellRanger4 --outFilterScoreMin 30 \\
-        --soloCellFilter EmptyDrops_CR ${expected} 0.99 10 ${indMin} ${indMax} ${umiMin} 0.01 20000 0.01 10000 \\
-        --soloFeatures ${feature} --outSAMtype None --outFileNamePrefix star/
+        --clipAdapterType CellRanger4 --outFilterScoreMin 30 --outSAMtype None --outFileNamePrefix star/ ${args}
+    solo=\$(ls -d star/Solo.out/Gene*/)  # the one --soloFeatures folder
     for kind in raw filtered; do
         mkdir \$kind
-        for f in barcodes.tsv features.tsv matrix.mtx; do gzip -c star/Solo.out/${feature}/\$kind/\$f > \$kind/\$f.gz; done
+        for f in barcodes.tsv features.tsv matrix.mtx; do gzip -c \$solo/\$kind/\$f > \$kind/\$f.gz; done
     done
-    cp star/Solo.out/${feature}/Summary.csv star/Log.final.out .
+    cp \$solo/Summary.csv star/Log.final.out .
     count_metrics.py --starsolo Summary.csv --out metrics.json
     """
 
