@@ -7,6 +7,7 @@ import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
+import { FsSchemaFiles } from '../../api/src/adapters/fs-schema-files.js';
 import { LaunchValidator } from '../../api/src/domain/validation.js';
 import { repoRoot, sharedData } from '../helpers/paths.js';
 import { nextflow, readJson, readText, schemaPath, tempSheet } from './nf.js';
@@ -59,7 +60,7 @@ const stringParams = Object.values(paramsSchema.$defs)
 const fastqColumns = (await readJson<SheetSchema>(schemaPath('assets/schema_input.json'))).items.properties;
 const matrixColumns = (await readJson<SheetSchema>(schemaPath('assets/schema_input_matrix.json'))).items.properties;
 
-const validator = await LaunchValidator.load(path.join(repoRoot, 'workflows'));
+const validator = await LaunchValidator.load(new FsSchemaFiles(path.join(repoRoot, 'workflows')));
 const paramErrors = (name: string, value: string) =>
   validator.validateParams({ [name]: value }, { inputProvided: true }).filter((e) => e.field === `params.${name}`);
 
