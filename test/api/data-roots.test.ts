@@ -100,11 +100,11 @@ t.test('samplesheet paths outside the data roots are refused with row, line and 
   const secret = (await validate({ samplesheet: sheet(path.join(outside, 'secret_R1.fastq.gz')) })).errors[0]!.message;
   const missing = (await validate({ samplesheet: sheet(path.join(outside, 'nothere_R1.fastq.gz')) })).errors[0]!.message;
   t.equal(secret, missing, 'the refusal does not tell whether the file exists');
-  // The pipeline splits the file into lines first: a quoted line break would hand it a row this check never saw.
+  // A quoted line break is named at its cell.
   const broken = await validate({ samplesheet: sheet(`"${good2}\ns2,/etc/a.fq,/etc/b.fq"`) });
   t.match(broken.errors, [{ field: 'samplesheet', row: 2, line: 3, column: 'fastq_2', message: 'line break inside a cell' }]);
 
-  const fastqs = await validate({ samplesheet: `sample,fastqs\ns1,"${root}/fq/*_R{1,2}_001.fastq.gz"\ns2,/root\n` });
+  const fastqs = await validate({ samplesheet: `sample,fastqs\ns1,"${root}/fq/*_R[12]_001.fastq.gz"\ns2,/root\n` });
   t.match(
     fastqs.errors,
     [{ field: 'samplesheet', row: 2, line: 3, column: 'fastqs' }],

@@ -43,7 +43,7 @@ export class DataRoots {
   async refusal(value: string): Promise<string | null> {
     // `..` is refused outright: Nextflow normalises paths lexically, the kernel after symlinks, and both must agree.
     if (value.split('/').includes('..')) return "must not contain '..'";
-    // The pipeline reads samplesheets a line at a time: a line break would let it see another path than checked here.
+    // A path never holds a line break or control character; refuse before resolving anything.
     if (CONTROL.test(value)) return 'must not contain control characters';
     if (value.startsWith('s3://')) return this.s3Allowed(value) ? null : this.s3Refusal();
     const scheme = SCHEME.exec(value);

@@ -132,7 +132,7 @@ export class LaunchValidator {
         const v = r.cells[i];
         if (v !== undefined && v !== '') o[h] = v;
       });
-      // The pipeline splits the file into lines before it reads cells: a quoted line break would shift what it sees.
+      // No column admits a line break; name it at its cell rather than as a pattern mismatch.
       r.cells.forEach((v, i) => {
         if (/[\r\n]/.test(v))
           errors.push({
