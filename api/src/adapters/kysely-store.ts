@@ -22,12 +22,16 @@ import type {
   TaskQuery,
   TaskRow,
 } from '../domain/ports.js';
+import { RUN_STATUS_RANK } from '../domain/ports.js';
 import { mergeObservations, stateKey, TASK_FIELDS, type TaskObservation } from '../domain/task-fields.js';
 import { rowsOf, type TaskRows } from '../domain/trace-parser.js';
 import { dedupeKey, observationFromEvent, type RunFacts, runFactsFromEvent } from '../domain/weblog.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const RUN_RANK: Record<string, number> = { QUEUED: 0, SUBMITTED: 1, RUNNING: 2, COMPLETED: 3, FAILED: 3, CANCELLED: 3 };
+/** The domain's ranking as SQL, so a guarded UPDATE moves a run only forward. */
+const RANK_OF_STATUS = `(CASE status ${Object.entries(RUN_STATUS_RANK)
+  .map(([s, r]) => `WHEN '${s}' THEN ${r}`)
+  .join(' ')} END)`;
 
 /** Staging column types: dates travel as epoch ms and become timestamptz in the merge. */
 const STAGE_TYPE = { str: 'text', int: 'integer', num: 'bigint', date: 'bigint', time: 'bigint', mem: 'bigint', perc: 'double precision' };
@@ -300,11 +304,11 @@ export class KyselyStore implements RunStore {
   }
 
   async advanceRun(id: string, status: RunStatus, patch: RunPatch = {}): Promise<boolean> {
-    const { rowCount } = await this.pool.query(
-      `UPDATE runs SET status = $2, updated_at = now() WHERE id = $1 AND status NOT IN ('COMPLETED','FAILED','CANCELLED')
-         AND array_position(ARRAY['QUEUED','SUBMITTED','RUNNING'], status) - 1 < $3`,
-      [id, status, RUN_RANK[status]],
-    );
+    const { rowCount } = await this.pool.query(`UPDATE runs SET status = $2, updated_at = now() WHERE id = $1 AND ${RANK_OF_STATUS} < $3`, [
+      id,
+      status,
+      RUN_STATUS_RANK[status],
+    ]);
     if (rowCount) await this.patchRun(id, patch);
     return (rowCount ?? 0) > 0;
   }
@@ -500,17 +504,16 @@ export class KyselyStore implements RunStore {
   }
 
   private async applyRunFacts(c: pg.PoolClient, runId: string, agg: { n: number; last: Date; seq: number | null; facts: RunFacts[] }) {
-    let status: string | null = null;
+    let status: RunStatus | null = null;
     const f: RunFacts = {};
     for (const x of agg.facts) {
-      if (x.status && (status === null || RUN_RANK[x.status]! > RUN_RANK[status]!)) status = x.status;
+      if (x.status && (status === null || RUN_STATUS_RANK[x.status] > RUN_STATUS_RANK[status])) status = x.status;
       for (const [k, v] of Object.entries(x)) if (k !== 'status' && v !== undefined && v !== null) (f as Record<string, unknown>)[k] = v;
     }
     await c.query(
       `UPDATE runs SET events_received = events_received + $2, last_event_at = GREATEST(last_event_at, $3::timestamptz),
          max_seq = CASE WHEN $4::int IS NULL THEN max_seq ELSE GREATEST(max_seq, $4::int) END,
-         status = CASE WHEN $5::text IS NOT NULL AND status NOT IN ('COMPLETED','FAILED','CANCELLED')
-                   AND array_position(ARRAY['QUEUED','SUBMITTED','RUNNING'], status) - 1 < $6::int THEN $5::text ELSE status END,
+         status = CASE WHEN $5::text IS NOT NULL AND ${RANK_OF_STATUS} < $6::int THEN $5::text ELSE status END,
          started_at = COALESCE(started_at, $7::timestamptz), completed_at = COALESCE($8::timestamptz, completed_at),
          command_line = COALESCE(command_line, $9), nextflow_version = COALESCE($10, nextflow_version),
          launch_dir = COALESCE(launch_dir, $11), work_dir = COALESCE(work_dir, $12), outdir = COALESCE(outdir, $13),
@@ -525,7 +528,7 @@ export class KyselyStore implements RunStore {
         agg.last.toISOString(),
         agg.seq,
         status,
-        status === null ? null : RUN_RANK[status],
+        status === null ? null : RUN_STATUS_RANK[status],
         f.startedAt ?? null,
         f.completedAt ?? null,
         f.commandLine ?? null,

@@ -7,6 +7,15 @@ import type { RunFacts, WeblogEvent } from './weblog.js';
 export type RunStatus = 'QUEUED' | 'SUBMITTED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
 export const RUN_STATUSES: RunStatus[] = ['QUEUED', 'SUBMITTED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'];
 export const TERMINAL: ReadonlySet<string> = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
+/** Run states only move up this ranking; the terminal states share the top rank, so none replaces another. */
+export const RUN_STATUS_RANK: Readonly<Record<RunStatus, number>> = {
+  QUEUED: 0,
+  SUBMITTED: 1,
+  RUNNING: 2,
+  COMPLETED: 3,
+  FAILED: 3,
+  CANCELLED: 3,
+};
 
 export interface Run {
   id: string;
