@@ -656,13 +656,17 @@ export class KyselyStore implements RunStore {
       if (after) {
         // The keyset of ORDER BY taskOrder(): rows strictly after the last one sent. The key is the column's text
         // form, so a timestamptz keeps its microseconds; Postgres types the bare parameter from the column.
-        const [k, t, a] = [after.key === null ? null : arg(after.key), arg(after.taskId), arg(after.attempt)];
+        const [t, a] = [arg(after.taskId), arg(after.attempt)];
         const desc = q.order === 'desc';
         const tie = desc ? `(task_id < ${t} OR (task_id = ${t} AND attempt > ${a}))` : `(task_id, attempt) > (${t}, ${a})`;
-        const beyond = `(${col} ${desc ? '<' : '>'} ${k} OR (${col} = ${k} AND ${tie}))`;
         if (q.sort === 'task_id') where.push(tie);
-        else if (k === null) where.push(desc ? `(${col} IS NULL AND ${tie})` : `((${col} IS NULL AND ${tie}) OR ${col} IS NOT NULL)`);
-        else where.push(desc && !NOT_NULL.has(q.sort) ? `(${beyond} OR ${col} IS NULL)` : beyond);
+        else if (after.key === null)
+          where.push(desc ? `(${col} IS NULL AND ${tie})` : `((${col} IS NULL AND ${tie}) OR ${col} IS NOT NULL)`);
+        else {
+          const k = arg(after.key);
+          const beyond = `(${col} ${desc ? '<' : '>'} ${k} OR (${col} = ${k} AND ${tie}))`;
+          where.push(desc && !NOT_NULL.has(q.sort) ? `(${beyond} OR ${col} IS NULL)` : beyond);
+        }
       }
       const { rows } = await this.pool.query(
         `SELECT *, ${col}::text AS "__sort_key" FROM tasks WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ${arg(pageSize)}`,

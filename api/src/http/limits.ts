@@ -11,4 +11,4 @@ export const FOLLOW_BUFFER_LIMIT = 4 * 1024 * 1024;
 /** How long a log follower may stay over FOLLOW_BUFFER_LIMIT before it is dropped (it can reconnect with ?offset=). */
 export const FOLLOW_STALL_MS = 10_000;
 /** Rows per store query of a CSV export: one page is all the export holds besides the socket buffer. */
-export const CSV_PAGE_ROWS = 5_000;
+export const CSV_PAGE_ROWS = 1_000;
