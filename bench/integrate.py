@@ -131,12 +131,20 @@ def run_pipeline(paths, work):
     """The workflow's INTEGRATE steps as Nextflow's local executor runs them: qc_sample.py per sample, as many at once
     as there are cores (SCANPY_QC asks for 1 cpu), then integrate.py (SCANPY_INTEGRATE: 2), each with its task's
     thread pools."""
-    qc_cmds = [[sys.executable, os.path.join(BIN, "qc_sample.py"), "--sample", s, "--batch", s, "--chemistry", "10xv3", "--matrix", p]
-               for p, s in ((p, os.path.basename(p).removesuffix(".h5ad")) for p in paths)]
+    def settings(name, values):
+        # The steps take their user-given values as a settings JSON (on stdin in the workflow, a file here).
+        f = os.path.join(work, f"{name}.settings.json")
+        with open(f, "w") as out:
+            json.dump(values, out)
+        return f
+
+    samples = [(p, os.path.basename(p).removesuffix(".h5ad")) for p in paths]
+    qc_cmds = [[sys.executable, os.path.join(BIN, "qc_sample.py"), "--matrix", p, "--settings",
+                settings(s, {"sample": s, "batch": s, "chemistry": "10xv3", "mito_prefix": "MT-"})] for p, s in samples]
     qc_wall, qc_peak = measure(qc_cmds, work, parallel=min(len(qc_cmds), os.cpu_count() or 1), env=threads(1))
     qc = [os.path.join(work, f) for f in sorted(os.listdir(work)) if f.endswith(".qc.h5ad")]
     ranks = [os.path.join(work, f) for f in sorted(os.listdir(work)) if f.endswith(".ranks.tsv")]
-    w, r = measure([[sys.executable, os.path.join(BIN, "integrate.py"), "--h5ad", *qc, "--ranks", *ranks, "--label-key", "cell_type"]], work, env=threads(2))
+    w, r = measure([[sys.executable, os.path.join(BIN, "integrate.py"), "--h5ad", *qc, "--ranks", *ranks, "--settings", settings("integrate", {"label_key": "cell_type"})]], work, env=threads(2))
     metrics = json.load(open(os.path.join(work, "integration.json")))["metrics"]
     return {"qc_wall_s": round(qc_wall, 1), "qc_peak_rss_gib": round(qc_peak / 2**30, 2), "integrate_wall_s": round(w, 1),
             "integrate_peak_rss_gib": round(r / 2**30, 2)}, qc_wall + w, max(qc_peak, r), metrics

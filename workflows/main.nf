@@ -20,18 +20,18 @@ if (params.input_type == 'fastq' && !params.synthetic_data) {
 }
 if (params.cell_labels && !params.label_key) problems << '--label_key: is required with --cell_labels (the column holding the labels)'
 if (problems) Validation.fail('Invalid parameters', problems)
-def placeholder = { name -> file("${projectDir}/assets/${name}") }
 def fastqRows = params.input && params.input_type == 'fastq' ? Validation.fastqSheet(file(params.input), projectDir) : null
 def matrixRows = params.input_type == 'matrix' ? Validation.matrixSheet(file(params.input), projectDir) : null
 
 workflow {
-    labels = Channel.value(params.cell_labels ? file(params.cell_labels) : placeholder('NO_LABELS'))
-    labelKey = params.label_key ?: ''  // a channel value cannot be null; empty means no labels
+    labels = Channel.value(params.cell_labels ? file(params.cell_labels) : [])
+    labelKey = params.label_key
     if (matrixRows != null) {
         INTEGRATE(
-            Channel.fromList(matrixRows).map { r -> [r.meta, r.matrix, r.raw ?: placeholder('NO_RAW'), placeholder('NO_METRICS'), placeholder('NO_REGISTRATION')] },
+            Channel.fromList(matrixRows).map { r -> [r.meta, r.matrix, r.raw ?: [], [], []] },
             labels,
             labelKey,
+            params.mito_prefix,
         )
     } else {
         if (fastqRows != null) {
@@ -51,13 +51,13 @@ workflow {
         }
         REGISTER(samples)
         if (params.stop_after == 'register') return
-        COUNT(REGISTER.out.reads, fasta, gtf)
+        COUNT(REGISTER.out.reads, fasta, gtf, params.counter, params.star_index, params.cellranger_index, params.barcode_whitelist, params.whitelist_dir)
         if (params.stop_after == 'count') return
         registration = REGISTER.out.registration.map { meta, json -> [meta.id, json] }
         counts = COUNT.out.counts.map { meta, raw, filtered, metrics -> [meta.id, meta, filtered, raw, metrics] }
             .join(registration)
             .map { id, meta, filtered, raw, metrics, json -> [meta, filtered, raw, metrics, json] }
-        INTEGRATE(counts, labels, labelKey)
+        INTEGRATE(counts, labels, labelKey, params.mito_prefix)
     }
 }
 

@@ -4,14 +4,18 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { FileLogSource } from './adapters/file-logs.js';
+import { FsPathResolver } from './adapters/fs-paths.js';
 import { FsResultStore } from './adapters/fs-results.js';
+import { FsSchemaFiles } from './adapters/fs-schema-files.js';
 import { KyselyStore } from './adapters/kysely-store.js';
 import { LocalLauncher } from './adapters/local-launcher.js';
-import type { Config } from './config.js';
+import { type Config, dataRootsOf } from './config.js';
 import { connect, type EmbeddedServer, startEmbedded } from './db/connect.js';
 import { migrate } from './db/migrations.js';
 import { Authenticator } from './domain/auth.js';
+import { DataRoots } from './domain/data-roots.js';
 import { ClientError } from './domain/errors.js';
+import { EventAccess } from './domain/event-access.js';
 import { EventIngester } from './domain/event-ingester.js';
 import { RunNotifier } from './domain/notifier.js';
 import type { Launcher, LogSource, ResultStore } from './domain/ports.js';
@@ -36,7 +40,7 @@ function notYet(what: string, env: string): never {
 
 function chooseLauncher(c: Config): Launcher {
   if (c.launcher === 'awsbatch') notYet('AWS Batch launcher', 'SCRNA_LAUNCHER=awsbatch');
-  return new LocalLauncher(c.nextflowBin, c.pipeline, existsSync(c.platformConfig) ? c.platformConfig : null);
+  return new LocalLauncher(c.dataDir, c.nextflowBin, c.pipeline, existsSync(c.platformConfig) ? c.platformConfig : null);
 }
 
 function chooseResults(c: Config): ResultStore {
@@ -71,10 +75,11 @@ export async function createPlatform(config: Config, opts: AppOptions & { recove
   const files = chooseResults(config);
   const logs = chooseLogs(config);
   const notifier = new RunNotifier();
-  const results = new ResultsService(store, files, config.workflowsDir);
+  const schemaFiles = new FsSchemaFiles(config.workflowsDir);
+  const results = new ResultsService(store, files, schemaFiles);
   let validatorP: Promise<LaunchValidator> | null = null;
   const validator = () => {
-    validatorP ??= LaunchValidator.load(config.workflowsDir).catch((e) => {
+    validatorP ??= LaunchValidator.load(schemaFiles).catch((e) => {
       validatorP = null;
       throw new ClientError(
         409,
@@ -100,7 +105,7 @@ export async function createPlatform(config: Config, opts: AppOptions & { recove
     results,
     notifier,
     validator,
-    dataDir: config.dataDir,
+    dataRoots: new DataRoots(new FsPathResolver(), dataRootsOf(config), config.s3Buckets, [path.join(config.dataDir, 'pg')]),
     publicUrl: config.publicUrl,
     log,
   });
@@ -111,6 +116,7 @@ export async function createPlatform(config: Config, opts: AppOptions & { recove
       results,
       ingester,
       auth: new Authenticator(store, config.adminToken),
+      eventAccess: new EventAccess(store),
       logs,
       notifier,
       validator,

@@ -25,6 +25,10 @@ export interface Config {
   uiBuildDir: string;
   nextflowBin: string;
   logLevel: string;
+  /** Where local paths in samplesheets and path params may point; null = the defaults of dataRootsOf. */
+  dataRoots: string[] | null;
+  /** `bucket` or `s3://bucket/prefix` entries that s3:// inputs may name (none by default). */
+  s3Buckets: string[];
 }
 
 function pgEnvUrl(env: NodeJS.ProcessEnv): string | null {
@@ -36,6 +40,28 @@ function pgEnvUrl(env: NodeJS.ProcessEnv): string | null {
   if (env.PGPASSWORD) u.password = encodeURIComponent(env.PGPASSWORD);
   u.pathname = `/${env.PGDATABASE ?? 'postgres'}`;
   return u.toString();
+}
+
+/** A path-delimited list (`:` on POSIX); empty entries are dropped, relative ones resolved against the working directory. */
+function pathList(value: string | undefined): string[] | null {
+  if (value === undefined || value.trim() === '') return null;
+  return value
+    .split(path.delimiter)
+    .filter((p) => p.trim() !== '')
+    .map((p) => path.resolve(p.trim()));
+}
+
+const S3_ENTRY = /^(?:s3:\/\/)?[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](?:\/.*)?$/;
+
+function s3List(value: string | undefined): string[] {
+  const entries = (value ?? '').split(/[\s,]+/).filter(Boolean);
+  for (const e of entries) if (!S3_ENTRY.test(e)) throw new Error(`SCRNA_S3_BUCKETS: '${e}' is not a bucket name or s3://bucket/prefix`);
+  return entries;
+}
+
+/** The data roots in force: SCRNA_DATA_ROOTS, else the platform's data directory and the pipeline's bundled assets. */
+export function dataRootsOf(c: Pick<Config, 'dataRoots' | 'dataDir' | 'workflowsDir'>): string[] {
+  return c.dataRoots ?? [c.dataDir, path.join(c.workflowsDir, 'assets')];
 }
 
 function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[], dflt: T): T {
@@ -65,5 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     uiBuildDir: env.SCRNA_UI_BUILD ?? path.join(repoRoot, 'ui/build'),
     nextflowBin: env.SCRNA_NEXTFLOW ?? path.join(repoRoot, 'scripts/nextflow/nextflow'),
     logLevel: env.LOG_LEVEL ?? 'info',
+    dataRoots: pathList(env.SCRNA_DATA_ROOTS),
+    s3Buckets: s3List(env.SCRNA_S3_BUCKETS),
   };
 }

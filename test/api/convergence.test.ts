@@ -56,7 +56,15 @@ for (const c of cases)
         if (s.kind === 'trace') await store.importTasks(runId, parseTrace([trace]));
         else
           await store.applyEvents(
-            s.idx.map((i): IncomingEvent => ({ event: events[i]!, tokenRunId: runId, receivedAt: new Date(1_800_000_000_000) })),
+            s.idx.map(
+              (i): IncomingEvent => ({
+                event: events[i]!,
+                tokenRunId: runId,
+                owner: null,
+                admin: false,
+                receivedAt: new Date(1_800_000_000_000),
+              }),
+            ),
           );
       }
     };

@@ -112,9 +112,18 @@ t.test('plugin batches: per-run token, seq gaps, platformRunId', async (t) => {
   t.equal(d.delivery.missingSeq, 2, 'two sequence numbers never arrived');
   t.equal((await p.app.inject({ url: '/api/v1/runs' })).json().total, 1, 'no second run for the same session');
 
-  // An API token with platformRunId also lands on that run.
+  // Another API token may not report on the platform run; an admin token may.
   const late = { ...withSeq[4]!, platformRunId: run.id };
-  await p.app.inject({ method: 'POST', url: '/api/v1/events', payload: late, headers: { authorization: `Bearer ${token}` } });
+  const foreign = await p.app.inject({
+    method: 'POST',
+    url: '/api/v1/events',
+    payload: late,
+    headers: { authorization: `Bearer ${token}` },
+  });
+  t.equal(foreign.statusCode, 403);
+  t.equal(foreign.json().field, 'platformRunId');
+  const admin = (await p.app.inject({ method: 'POST', url: '/api/v1/tokens', payload: { name: 'ops', admin: true } })).json().token;
+  await p.app.inject({ method: 'POST', url: '/api/v1/events', payload: late, headers: { authorization: `Bearer ${admin}` } });
   await p.ingester.drain();
   t.equal((await p.app.inject({ url: `/api/v1/runs/${run.id}` })).json().delivery.missingSeq, 1);
 });

@@ -1,17 +1,12 @@
 // End to end through the real platform: the API (real Postgres, local launcher, real Nextflow with the workflow's
 // test profile) serving the built UI, driven in Debian Chromium. Launch from the form, watch the run reach
 // COMPLETED, then read its QC and explore its cells. Screenshots go to test-artifacts/e2e/.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { createPlatform } from '../../api/src/composition.js';
-import { loadConfig } from '../../api/src/config.js';
-import { freshDatabase } from '../helpers/db.js';
 import { artifactsDir } from '../helpers/paths.js';
 import { launchBrowser, nonBackgroundShare } from './browser.js';
-import { uiBuild } from './fixtures.js';
+import { startPlatform } from './platform.js';
 
 // Nextflow + STARsolo + Scanpy on 2 shared cores: the test profile takes minutes.
 t.setTimeout(30 * 60 * 1000);
@@ -19,39 +14,11 @@ const RUN_TIMEOUT = 25 * 60 * 1000;
 const shots = path.join(artifactsDir, 'e2e');
 mkdirSync(shots, { recursive: true });
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-const db = await freshDatabase('e2e');
-const dataDir = mkdtempSync(path.join(os.tmpdir(), 'scrna-e2e-'));
-const port = await freePort();
-const base = `http://127.0.0.1:${port}`;
-const baseConfig = loadConfig({ ...process.env, DATABASE_URL: db.url, SCRNA_ADMIN_TOKEN: '' });
-const platform = await createPlatform(
-  {
-    ...baseConfig,
-    port,
-    host: '127.0.0.1',
-    publicUrl: base,
-    dataDir,
-    uiBuildDir: uiBuild,
-  },
-  { logger: false, recover: false },
-);
-await platform.app.listen({ port, host: '127.0.0.1' });
+const { base, close } = await startPlatform('e2e');
 const browser = await launchBrowser({ width: 1440, height: 900 });
 t.teardown(async () => {
   await browser.close();
-  await platform.close();
-  await db.drop();
-  // SCRNA_E2E_KEEP=1 keeps the launch directories (Nextflow logs, results) for a look after a failure.
-  if (!process.env.SCRNA_E2E_KEEP) rmSync(dataDir, { recursive: true, force: true });
-  else console.error(`kept ${dataDir}`);
+  await close();
 });
 const { page } = browser;
 const pageErrors: string[] = [];

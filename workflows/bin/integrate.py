@@ -9,6 +9,7 @@ integration.json (the manifest's integration block)."""
 import argparse
 import json
 import os
+import sys
 import warnings
 
 import anndata as ad
@@ -70,7 +71,7 @@ def main():
     ap.add_argument("--h5ad", nargs="+", required=True)
     ap.add_argument("--ranks", nargs="+", required=True, help="<sample>.ranks.tsv files")
     ap.add_argument("--batch-key", default="batch")
-    ap.add_argument("--label-key")
+    ap.add_argument("--settings", required=True, help="JSON ('-' for stdin): label_key (cell label column or null)")
     ap.add_argument("--cell-labels", help="CSV with sample, barcode and the label-key column")
     ap.add_argument("--min-cells-per-gene", type=int, default=3)
     ap.add_argument("--n-top-genes", type=int, default=2000)
@@ -80,21 +81,23 @@ def main():
     ap.add_argument("--leiden-resolution", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
+    with (sys.stdin if a.settings == "-" else open(a.settings)) as f:
+        label_key = json.load(f).get("label_key")
 
     parts = [sc.read_h5ad(p) for p in sorted(a.h5ad)]
     adata = ad.concat(parts, join="outer", fill_value=0, merge="first")
     adata.obs["sample"] = adata.obs["sample"].astype("category")
     adata.obs["batch"] = adata.obs["batch"].astype("category")
     labels = None
-    if a.label_key:
+    if label_key:
         if a.cell_labels:
             lab = pd.read_csv(a.cell_labels, dtype=str)
             lab.index = lab["sample"] + ":" + lab["barcode"]
-            adata.obs[a.label_key] = lab[a.label_key].reindex(adata.obs_names).to_numpy()
-        if a.label_key not in adata.obs:
-            raise SystemExit(f"ERROR: --label_key {a.label_key} is not a column of the matrices' cell metadata nor of --cell_labels")
-        labels = adata.obs[a.label_key].astype(str).fillna("unlabelled").to_numpy()
-        adata.obs[a.label_key] = pd.Categorical(labels)
+            adata.obs[label_key] = lab[label_key].reindex(adata.obs_names).to_numpy()
+        if label_key not in adata.obs:
+            raise SystemExit(f"ERROR: --label_key {label_key} is not a column of the matrices' cell metadata nor of --cell_labels")
+        labels = adata.obs[label_key].astype(str).fillna("unlabelled").to_numpy()
+        adata.obs[label_key] = pd.Categorical(labels)
 
     sc.pp.filter_genes(adata, min_cells=a.min_cells_per_gene)
     adata.layers["counts"] = adata.X.copy()
@@ -128,7 +131,7 @@ def main():
 
     integration = {
         "n_cells": int(adata.n_obs), "n_genes": int(adata.n_vars), "n_clusters": int(adata.obs["leiden"].nunique()),
-        "batch_key": a.batch_key, "label_key": a.label_key if labels is not None else None,
+        "batch_key": a.batch_key, "label_key": label_key if labels is not None else None,
         "metrics": {"ilisi": pair("ilisi"), "clisi": pair("clisi"), "ari": pair("ari"), "nmi": pair("nmi")},
         "harmony": batch_key is not None, "n_pcs": n_pcs, "n_hvg": int(adata.var["highly_variable"].sum()),
     }
@@ -149,7 +152,7 @@ def main():
         "leiden_unintegrated": pa.array(obs["leiden_unintegrated"].astype(str).to_numpy()).dictionary_encode(),
     }
     if labels is not None:
-        cols[a.label_key] = pa.array(labels).dictionary_encode()
+        cols[label_key] = pa.array(labels).dictionary_encode()
     table = pa.table(cols)
     with pa.OSFile("cells.arrow", "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
         w.write_table(table)

@@ -9,6 +9,7 @@ manifest's sample entry)."""
 import argparse
 import json
 import os
+import sys
 import warnings
 
 import numpy as np
@@ -72,14 +73,11 @@ def barcode_ranks(raw, cells, max_points=2000):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--sample", required=True)
-    ap.add_argument("--batch", required=True)
-    ap.add_argument("--chemistry", required=True)
+    ap.add_argument("--settings", required=True, help="JSON ('-' for stdin): sample, batch, chemistry, mito_prefix")
     ap.add_argument("--matrix", required=True, help="filtered (called cells) matrix")
     ap.add_argument("--raw", help="raw (all barcodes) matrix for the barcode-rank curve")
     ap.add_argument("--count-metrics", help="counter metrics.json (CellRanger names)")
     ap.add_argument("--registration", help="registration JSON")
-    ap.add_argument("--mito-prefix", default="MT-")
     ap.add_argument("--nmads", type=float, default=5)
     ap.add_argument("--mt-nmads", type=float, default=3)
     for k in ("max-pct-mt", "min-genes", "max-genes", "min-counts", "max-counts"):
@@ -89,12 +87,15 @@ def main():
     ap.add_argument("--remove-doublets", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
+    with (sys.stdin if a.settings == "-" else open(a.settings)) as f:
+        settings = json.load(f)
+    sample, batch, chemistry, mito_prefix = (settings[k] for k in ("sample", "batch", "chemistry", "mito_prefix"))
 
     adata = read_matrix(a.matrix)
     ours = {"barcode", "sample", "batch", "n_genes_by_counts", "total_counts", "pct_counts_mt", "total_counts_mt", "doublet_score", "predicted_doublet"}
     extra = [c for c in adata.obs.columns if c not in ours]  # e.g. cell labels carried by an .h5ad input
     adata.obs["barcode"] = adata.obs_names.astype(str)
-    adata.var["mt"] = adata.var_names.str.upper().str.startswith(a.mito_prefix.upper())
+    adata.var["mt"] = adata.var_names.str.upper().str.startswith(mito_prefix.upper())
     sc.pp.calculate_qc_metrics(adata, qc_vars=["mt"], percent_top=None, log1p=False, inplace=True)
     n_before = adata.n_obs
 
@@ -134,16 +135,16 @@ def main():
             keep &= ~adata.obs["predicted_doublet"].to_numpy(dtype=bool)
 
     kept = adata[keep].copy()
-    kept.obs["sample"] = a.sample
-    kept.obs["batch"] = a.batch
-    kept.obs_names = [f"{a.sample}:{b}" for b in kept.obs["barcode"]]
+    kept.obs["sample"] = sample
+    kept.obs["batch"] = batch
+    kept.obs_names = [f"{sample}:{b}" for b in kept.obs["barcode"]]
     kept.obs = kept.obs[["barcode", "sample", "batch", "n_genes_by_counts", "total_counts", "pct_counts_mt", "doublet_score", "predicted_doublet", *extra]]
     kept.var = kept.var[["mt"]]
     # lzf, not gzip: an intermediate read once by INTEGRATE; lzf writes ~3x and reads ~2x faster at twice gzip's size
-    kept.write_h5ad(f"{a.sample}.qc.h5ad", compression="lzf")
+    kept.write_h5ad(f"{sample}.qc.h5ad", compression="lzf")
 
     raw = read_matrix(a.raw) if a.raw else adata
-    with open(f"{a.sample}.ranks.tsv", "w") as f:
+    with open(f"{sample}.ranks.tsv", "w") as f:
         f.write("rank\tumi_count\tis_cell\n")
         for r, u, c in barcode_ranks(raw, adata.obs_names):
             f.write(f"{r}\t{u}\t{int(c)}\n")
@@ -164,11 +165,11 @@ def main():
         with open(a.registration) as f:
             reg = json.load(f)
         registration = {k: reg[k] for k in ("lanes", "read_pairs", "r1_length", "r2_length", "files")}
-    entry = {"sample": a.sample, "batch": a.batch, "chemistry": a.chemistry, "registration": registration, "metrics": metrics,
+    entry = {"sample": sample, "batch": batch, "chemistry": chemistry, "registration": registration, "metrics": metrics,
              "qc_thresholds": thresholds, "cells_before_qc": int(n_before), "cells_after_qc": int(kept.n_obs)}
-    with open(f"{a.sample}.metrics.json", "w") as f:
+    with open(f"{sample}.metrics.json", "w") as f:
         json.dump(entry, f, indent=2)
-    print(f"{a.sample}: {n_before} cells -> {kept.n_obs} after QC; thresholds {thresholds}")
+    print(f"{sample}: {n_before} cells -> {kept.n_obs} after QC; thresholds {thresholds}")
 
 
 if __name__ == "__main__":

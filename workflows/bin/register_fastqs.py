@@ -25,13 +25,20 @@ def fail(msg):
     sys.exit(1)
 
 
-def scan(path, read, where):
-    """Returns (reads, length histogram, polyT count at 27-28, sha256, size) of one FASTQ."""
+def is_gzip(path):
+    with open(path, "rb") as f:
+        return f.read(2) == b"\x1f\x8b"
+
+
+def scan(path, name, read, where):
+    """Returns (reads, length histogram, polyT count at 27-28, sha256, size) of one FASTQ; name is its original
+    file name, for messages (the staged file has a neutral name, so gzip is recognised by its magic bytes)."""
     sha = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             sha.update(block)
-    opener = gzip.open if path.endswith(".gz") else open
+    gz = is_gzip(path)
+    opener = gzip.open if gz else open
     n, lengths, polyt = 0, collections.Counter(), 0
     try:
         with opener(path, "rb") as f:
@@ -41,40 +48,42 @@ def scan(path, read, where):
                     break
                 seq, plus, qual = f.readline().rstrip(b"\r\n"), f.readline(), f.readline().rstrip(b"\r\n")
                 if not head.startswith(b"@") or not plus.startswith(b"+") or len(seq) != len(qual):
-                    fail(f"{where}: {os.path.basename(path)} record {n + 1} is not a FASTQ record (expected @header, sequence, +, quality of equal length)")
+                    fail(f"{where}: {name} record {n + 1} is not a FASTQ record (expected @header, sequence, +, quality of equal length)")
                 n += 1
                 lengths[len(seq)] += 1
                 if read == "R1" and seq[26:28] == b"TT":
                     polyt += 1
     except (OSError, EOFError, gzip.BadGzipFile) as e:
-        fail(f"{where}: {os.path.basename(path)} is not a readable {'gzip ' if path.endswith('.gz') else ''}FASTQ file ({e})")
+        fail(f"{where}: {name} is not a readable {'gzip ' if gz else ''}FASTQ file ({e})")
     if n == 0:
-        fail(f"{where}: {os.path.basename(path)} holds no reads")
+        fail(f"{where}: {name} holds no reads")
     return n, lengths, polyt, sha.hexdigest(), os.path.getsize(path)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--sample", required=True)
-    ap.add_argument("--batch", required=True)
-    ap.add_argument("--row", type=int, required=True, help="samplesheet row, for messages")
-    ap.add_argument("--chemistry", default="auto")
-    ap.add_argument("--expected-cells", type=int)
-    ap.add_argument("--index-reads", default="", help="comma-separated I1/I2 file names (listed, not read)")
-    ap.add_argument("--lane", nargs=4, action="append", required=True, metavar=("LANE", "R1", "R2", "ORIGINAL_NAMES"),
-                    help="lane id, staged R1, staged R2, 'origR1|origR2'")
+    ap.add_argument("--settings", required=True,
+                    help="JSON ('-' for stdin): sample, batch, row, chemistry, expected_cells, index_reads [names], "
+                         "lanes [{lane, r1, r2}] (original paths, in the order of --r1/--r2)")
+    ap.add_argument("--r1", nargs="+", required=True, help="R1 file of each lane")
+    ap.add_argument("--r2", nargs="+", required=True, help="R2 file of each lane")
     a = ap.parse_args()
-    where = f"samplesheet row {a.row} (sample '{a.sample}')"
+    with (sys.stdin if a.settings == "-" else open(a.settings)) as f:
+        s = json.load(f)
+    lanes = s["lanes"]
+    if not len(lanes) == len(a.r1) == len(a.r2):
+        fail(f"settings list {len(lanes)} lane(s) but {len(a.r1)} R1 and {len(a.r2)} R2 files were given")
+    where = f"samplesheet row {s['row']} (sample '{s['sample']}')"
 
     files, r1_len, r2_len, polyt, pairs = [], collections.Counter(), collections.Counter(), 0, 0
-    for lane, r1, r2, names in a.lane:
-        orig = names.split("|")
-        n1, l1, p1, s1, z1 = scan(r1, "R1", where)
-        n2, l2, _, s2, z2 = scan(r2, "R2", where)
+    for entry, r1, r2 in zip(lanes, a.r1, a.r2, strict=True):
+        lane = entry["lane"]
+        n1, l1, p1, s1, z1 = scan(r1, os.path.basename(entry["r1"]), "R1", where)
+        n2, l2, _, s2, z2 = scan(r2, os.path.basename(entry["r2"]), "R2", where)
         if n1 != n2:
             fail(f"{where}: lane L{lane} has {n1} R1 reads but {n2} R2 reads; the pair is truncated or mismatched")
-        files += [{"path": orig[0], "lane": lane, "read": "R1", "size": z1, "sha256": s1, "reads": n1},
-                  {"path": orig[1], "lane": lane, "read": "R2", "size": z2, "sha256": s2, "reads": n2}]
+        files += [{"path": entry["r1"], "lane": lane, "read": "R1", "size": z1, "sha256": s1, "reads": n1},
+                  {"path": entry["r2"], "lane": lane, "read": "R2", "size": z2, "sha256": s2, "reads": n2}]
         r1_len.update(l1)
         r2_len.update(l2)
         polyt += p1
@@ -88,7 +97,7 @@ def main():
         inferred = "10xv2"
     else:
         inferred = "10xv3"
-    stated = a.chemistry
+    stated = s["chemistry"]
     if stated == "auto":
         if inferred is None:
             fail(f"{where}: R1 is {r1_length} bp, too short for a 10x v2 (26 bp) or v3 (28 bp) barcode read; state the chemistry in the samplesheet")
@@ -103,13 +112,13 @@ def main():
             fail(f"{where}, column chemistry: samplesheet says {stated} but R1 is {r1_length} bp and {detail}, which is {inferred}")
 
     record = {
-        "sample": a.sample, "batch": a.batch, "chemistry": chemistry, "chemistry_stated": stated, "chemistry_inferred": inferred,
-        "expected_cells": a.expected_cells, "lanes": len(a.lane), "read_pairs": pairs, "r1_length": r1_length, "r2_length": r2_length,
-        "r1_polyt_27_28_fraction": round(polyt_frac, 4), "index_reads": [x for x in a.index_reads.split(",") if x], "files": files,
+        "sample": s["sample"], "batch": s["batch"], "chemistry": chemistry, "chemistry_stated": stated, "chemistry_inferred": inferred,
+        "expected_cells": s.get("expected_cells"), "lanes": len(lanes), "read_pairs": pairs, "r1_length": r1_length, "r2_length": r2_length,
+        "r1_polyt_27_28_fraction": round(polyt_frac, 4), "index_reads": s.get("index_reads", []), "files": files,
     }
-    with open(f"{a.sample}.registration.json", "w") as f:
+    with open(f"{s['sample']}.registration.json", "w") as f:
         json.dump(record, f, indent=2)
-    print(f"{a.sample}: {chemistry}, {len(a.lane)} lane(s), {pairs} read pairs, R1 {r1_length} bp, R2 {r2_length} bp")
+    print(f"{s['sample']}: {chemistry}, {len(lanes)} lane(s), {pairs} read pairs, R1 {r1_length} bp, R2 {r2_length} bp")
 
 
 if __name__ == "__main__":

@@ -69,7 +69,7 @@ class JsonSchema {
         }
         if (s.containsKey('const') && s.const != v) errors << [path, "expected ${show(s.const)}, got ${show(v)}".toString()]
         if (v instanceof CharSequence) {
-            if (s.pattern && !Pattern.compile(s.pattern as String).matcher(v).find()) {
+            if (s.pattern && !ecmaPattern(s.pattern as String).matcher(v).find()) {
                 errors << [path, "${show(v)} does not match ${s.pattern}".toString()]
             }
             if (s.minLength != null && v.length() < (s.minLength as int)) errors << [path, "shorter than ${s.minLength} characters".toString()]
@@ -105,6 +105,27 @@ class JsonSchema {
             List<List<String>> e = []
             check(s.not, v, path, e)
             if (e.isEmpty()) errors << [path, 'matches a forbidden alternative']
+        }
+    }
+
+    private static final Map<String, Pattern> PATTERNS = [:].asSynchronized()
+
+    /**
+     * JSON Schema patterns are ECMAScript regular expressions, where `$` (without the m flag) matches only at the very
+     * end; Java's `$` also matches before a final line break, so 'MT-\n' would pass '^[A-Z-]+$'. Anchors become `\z`.
+     */
+    static Pattern ecmaPattern(String ecma) {
+        PATTERNS.computeIfAbsent(ecma) {
+            def out = new StringBuilder()
+            boolean inClass = false
+            for (int i = 0; i < ecma.length(); i++) {
+                char c = ecma.charAt(i)
+                if (c == '\\' as char && i + 1 < ecma.length()) { out << c << ecma.charAt(++i); continue }
+                if (c == '[' as char) inClass = true
+                else if (c == ']' as char) inClass = false
+                out << (c == '$' as char && !inClass ? '\\z' : c)
+            }
+            Pattern.compile(out.toString())
         }
     }
 

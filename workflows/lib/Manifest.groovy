@@ -10,36 +10,28 @@ import java.security.MessageDigest
  * copies. The trace file is still open at this point, so it is not listed (the API reads it by its fixed path).
  */
 class Manifest {
-    static Map<String, String> KINDS = [
-        'integration/integrated.h5ad': 'h5ad', 'integration/cells.arrow': 'cells', 'integration/barcode_ranks.arrow': 'barcode_ranks',
-        'integration/integration.json': 'metrics',
-    ]
-
     static String sha256(Path p) {
         def md = MessageDigest.getInstance('SHA-256')
         p.withInputStream { in -> byte[] buf = new byte[1 << 20]; int n; while ((n = in.read(buf)) > 0) md.update(buf, 0, n) }
         md.digest().encodeHex().toString()
     }
 
-    static List<Map> outputs(Path outdir) {
+    /** Every published file, with the kind and sample that assets/outputs.json (the output layout) gives its path. */
+    static List<Map> outputs(Path outdir, Path projectDir) {
+        def layout = new JsonSlurper().parse(projectDir.resolve('assets/outputs.json').toFile())
+        def rules = layout.files.collect { [java.util.regex.Pattern.compile(it.path as String), it.kind] }
+        def dirs = (layout.publish.values()*.dir.collect { (it as String).tokenize('/')[0] } + ['pipeline_info']).unique()
         List<Map> out = []
-        ['registration', 'count', 'integration', 'testdata', 'pipeline_info'].each { dir ->
+        dirs.each { dir ->
             def base = outdir.resolve(dir)
             if (!Files.isDirectory(base)) return
             Files.walk(base).withCloseable { stream ->
                 stream.filter { Files.isRegularFile(it) }.sorted().forEach { Path p ->
                     def rel = outdir.relativize(p).toString()
                     if (rel == 'pipeline_info/trace.txt') return
-                    def parts = rel.split('/')
-                    String kind = KINDS[rel] ?: 'other'
-                    String sample = null
-                    if (dir == 'registration') { kind = 'registration'; sample = parts[1] - ~/\.registration\.json$/ }
-                    if (dir == 'count') {
-                        sample = parts[1]
-                        kind = parts[2] == 'raw' ? 'matrix_raw' : parts[2] == 'filtered' ? 'matrix_filtered' : parts[2] == 'metrics.json' ? 'metrics' : 'other'
-                    }
-                    if (rel.startsWith('integration/samples/')) { kind = 'metrics'; sample = parts[2] - ~/\.metrics\.json$/ }
-                    out << [path: rel, kind: kind, sample: sample, size: Files.size(p), sha256: sha256(p)]
+                    def hit = rules.findResult { re, kind -> def m = re.matcher(rel); m.find() ? [m, kind] : null }
+                    String sample = hit && hit[0].pattern().pattern().contains('(?<sample>') ? hit[0].group('sample') : null
+                    out << [path: rel, kind: hit ? hit[1] : 'other', sample: sample, size: Files.size(p), sha256: sha256(p)]
                 }
             }
         }
@@ -67,7 +59,7 @@ class Manifest {
             params: cleanParams,
             samples: samples,
             integration: slurp(outdir.resolve('integration/integration.json')).subMap(['n_cells', 'n_genes', 'n_clusters', 'batch_key', 'label_key', 'metrics']),
-            outputs: outputs(outdir),
+            outputs: outputs(outdir, projectDir),
         ]
         def errors = JsonSchema.load(projectDir.resolve('assets/manifest.schema.json')).validate(manifest)
         def json = JsonOutput.prettyPrint(JsonOutput.toJson(manifest))

@@ -9,16 +9,21 @@ import java.nio.file.Path
 class Validation {
     static final String FASTQ_RE = /^(.+)_S\d+_L(\d{3})_(R1|R2|I1|I2)_001\.f(ast)?q(\.gz)?$/
 
-    /** Fails on params that do not match the schema (nextflow.config has filled its defaults). */
+    /**
+     * Fails on params that do not match the schema (nextflow.config has filled its defaults). Always on: the types,
+     * enums and patterns are what keep parameter values out of task scripts.
+     */
     static void params(Map params, Path projectDir) {
         def schema = JsonSchema.load(projectDir.resolve('nextflow_schema.json'))
         Map<String, Map> props = [:]
         schema.root['$defs'].each { k, group -> props.putAll(group.properties as Map) }
-        if (params.validate_params == false) return
         Map given = params.findAll { k, v -> props.containsKey(k) && v != null } as Map
-        List<String> errors = schema.validate(given).collect { p, msg -> "--${p}: ${msg}".toString() }
+        def invalid = schema.validate(given)
+        List<String> errors = invalid.collect { p, msg -> "--${p}: ${msg}".toString() }
         props.each { name, spec ->
             def v = given[name]
+            // Only valid values are looked up: an invalid one may not even be a path (e.g. it holds a NUL).
+            if (invalid.any { it[0] == name }) return
             if (v != null && name != 'outdir' && spec.format in ['file-path', 'directory-path'] && !Nextflow.file(v as String).exists()) {
                 errors << "--${name}: ${spec.format == 'file-path' ? 'file' : 'directory'} '${v}' does not exist".toString()
             }
@@ -32,31 +37,46 @@ class Validation {
 
     /** Reads a CSV with a header row into maps; empty cells are left out so optional columns stay optional. */
     static List<Map> readCsv(Path csv) {
-        def lines = csv.text.readLines().findAll { it.trim() }
-        if (!lines) fail("Samplesheet ${csv}", ['is empty: expected a header row and at least one sample row'])
-        def header = splitCsv(lines[0]).collect { it.trim() }
-        lines.drop(1).withIndex().collect { line, i ->
-            def cells = splitCsv(line)
+        def records = parseCsv(csv.text, "Samplesheet ${csv}")
+        if (!records) fail("Samplesheet ${csv}", ['is empty: expected a header row and at least one sample row'])
+        def header = records[0]
+        records.drop(1).withIndex().collect { cells, i ->
             if (cells.size() > header.size()) fail("Samplesheet ${csv}", ["row ${i + 1}: ${cells.size()} cells but the header has ${header.size()} columns".toString()])
             Map row = [:]
-            header.eachWithIndex { col, j -> def c = j < cells.size() ? cells[j].trim() : ''; if (c) row[col] = c }
+            header.eachWithIndex { col, j -> def c = j < cells.size() ? cells[j] : ''; if (c) row[col] = c }
             row
         }
     }
 
-    private static List<String> splitCsv(String line) {
-        List<String> out = []
-        def cur = new StringBuilder()
-        boolean quoted = false
-        for (int i = 0; i < line.length(); i++) {
-            char ch = line.charAt(i)
-            if (ch == '"' as char) {
-                if (quoted && i + 1 < line.length() && line.charAt(i + 1) == '"' as char) { cur << '"'; i++ } else quoted = !quoted
-            } else if (ch == ',' as char && !quoted) { out << cur.toString(); cur.setLength(0) }
-            else cur << ch
+    /**
+     * RFC 4180 records, as the API's samplesheet parser reads them: quoted fields keep commas, doubled quotes and line
+     * breaks verbatim; unquoted fields are trimmed; blank lines are skipped. (Nextflow's own CSV splitter is line-based,
+     * and no other CSV library is on its classpath.)
+     */
+    static List<List<String>> parseCsv(String text, String title) {
+        List<List<String>> records = []
+        List<String> cells = []
+        def cell = new StringBuilder()
+        boolean quoted = false, wasQuoted = false
+        int line = 1, quoteLine = 1
+        def endCell = { cells << (wasQuoted ? cell.toString() : cell.toString().trim()); cell.setLength(0); wasQuoted = false }
+        def endRecord = { endCell(); if (cells.size() > 1 || cells[0]) records << cells; cells = [] }
+        for (int i = 0; i < text.length(); i++) {
+            char ch = text.charAt(i)
+            if (quoted) {
+                if (ch == '"' as char && i + 1 < text.length() && text.charAt(i + 1) == '"' as char) { cell << '"'; i++ }
+                else if (ch == '"' as char) quoted = false
+                else { if (ch == '\n' as char) line++; cell << ch }
+            } else if (ch == '"' as char) {
+                if (cell.toString().trim()) fail(title, ["line ${line}: a quote inside an unquoted field; quote the whole field and double its quotes".toString()])
+                cell.setLength(0); quoted = true; wasQuoted = true; quoteLine = line
+            } else if (ch == ',' as char) endCell()
+            else if (ch == '\n' as char) { endRecord(); line++ }
+            else if (!(ch == '\r' as char && i + 1 < text.length() && text.charAt(i + 1) == '\n' as char)) cell << ch
         }
-        out << cur.toString()
-        out
+        if (quoted) fail(title, ["line ${quoteLine}: a quoted field is not closed".toString()])
+        if (cell.length() || cells || wasQuoted) endRecord()
+        records
     }
 
     /** Converts CSV strings to the JSON types the row schema declares, so the schema sees typed values. */
@@ -176,6 +196,7 @@ class Validation {
         def rows = readCsv(csv)
         List<String> errors = schemaErrors(rows, projectDir.resolve('assets/schema_input_matrix.json'), csv)
         uniqueSamples(rows, errors)
+        if (errors) fail("Invalid samplesheet ${csv}", errors)
         List<Map> out = []
         rows.eachWithIndex { row, i ->
             ['matrix', 'raw_matrix'].each { col ->

@@ -1,4 +1,6 @@
 // Normalise, batch-aware HVG, PCA, Harmony, neighbours, UMAP, Leiden and integration metrics (bin/integrate.py).
+// The label column (free text) arrives as the settings JSON on stdin and inputs are reached through globs over
+// their staging folders, so the script text holds no user value.
 process SCANPY_INTEGRATE {
     label 'process_python'
     label 'process_high'
@@ -6,8 +8,8 @@ process SCANPY_INTEGRATE {
     input:
     path h5ads, stageAs: 'qc/*'
     path ranks, stageAs: 'ranks/*'
-    path cell_labels
-    val label_key
+    path cell_labels, stageAs: 'cell_labels.csv' // [] without a labels CSV
+    stdin                                         // settings: {"label_key": column or null}
 
     output:
     path 'integrated.h5ad',      emit: h5ad
@@ -16,13 +18,10 @@ process SCANPY_INTEGRATE {
     path 'integration.json',     emit: metrics
 
     script:
+    def args = task.ext.args ?: '' // conf/modules.config: batch key, HVG, PCA, Harmony, neighbours, Leiden, seed
     """
     ${ThreadEnv.exports(task.cpus)}
-    integrate.py --h5ad ${h5ads} --ranks ${ranks} --batch-key ${params.batch_key} \\
-        ${label_key ? "--label-key '${label_key}'" : ''} ${cell_labels.name != 'NO_LABELS' ? "--cell-labels ${cell_labels}" : ''} \\
-        --min-cells-per-gene ${params.min_cells_per_gene} --n-top-genes ${params.n_top_genes} --n-pcs ${params.n_pcs} \\
-        --harmony-theta ${params.harmony_theta} --n-neighbors ${params.n_neighbors} --leiden-resolution ${params.leiden_resolution} \\
-        --seed ${params.seed}
+    integrate.py --settings - --h5ad qc/* --ranks ranks/* ${cell_labels ? '--cell-labels cell_labels.csv' : ''} ${args}
     """
 
     stub:

@@ -1,10 +1,14 @@
 // Per-sample QC, MAD outlier filtering, scrublet doublet scores and barcode ranks (bin/qc_sample.py).
+// User values (sample, batch, chemistry, mito prefix) arrive as the settings JSON on stdin and matrices are
+// reached through globs over their staging folders, so the script text holds no user value.
 process SCANPY_QC {
     tag "${meta.id}"
     label 'process_python'
 
     input:
-    tuple val(meta), path(matrix, stageAs: 'filtered/*'), path(raw, stageAs: 'raw/*'), path(count_metrics), path(registration)
+    // raw, count_metrics, registration: [] when absent (matrix entry point). settings: {"sample", "batch",
+    // "chemistry", "mito_prefix"}
+    tuple val(meta), path(matrix, stageAs: 'filtered/*'), path(raw, stageAs: 'raw/*'), path(count_metrics, stageAs: 'count_metrics.json'), path(registration, stageAs: 'registration.json'), stdin
 
     output:
     tuple val(meta), path("${meta.id}.qc.h5ad"), emit: h5ad
@@ -12,23 +16,22 @@ process SCANPY_QC {
     tuple val(meta), path("${meta.id}.metrics.json"), emit: metrics
 
     script:
-    def opt = { name, value -> value != null ? "--${name} ${value}" : '' }
+    def args = task.ext.args ?: '' // conf/modules.config: MAD bounds, fixed thresholds, doublets, seed
     """
     ${ThreadEnv.exports(task.cpus)}
-    qc_sample.py --sample '${meta.id}' --batch '${meta.batch}' --chemistry '${meta.chemistry}' --matrix ${matrix} \\
-        ${raw.toString().endsWith('NO_RAW') ? '' : "--raw ${raw}"} \\
-        ${count_metrics.name != 'NO_METRICS' ? "--count-metrics ${count_metrics}" : ''} \\
-        ${registration.name != 'NO_REGISTRATION' ? "--registration ${registration}" : ''} \\
-        --mito-prefix '${params.mito_prefix}' --nmads ${params.qc_nmads} --mt-nmads ${params.qc_mt_nmads} \\
-        ${opt('max-pct-mt', params.max_pct_mt)} ${opt('min-genes', params.min_genes)} ${opt('max-genes', params.max_genes)} \\
-        ${opt('min-counts', params.min_counts)} ${opt('max-counts', params.max_counts)} \\
-        --doublets ${params.doublet_method} --doublet-threshold ${params.doublet_threshold} ${params.remove_doublets ? '--remove-doublets' : ''} --seed ${params.seed}
+    qc_sample.py --settings - --matrix filtered/* ${raw ? '--raw raw/*' : ''} \\
+        ${count_metrics ? '--count-metrics count_metrics.json' : ''} ${registration ? '--registration registration.json' : ''} ${args}
     """
 
     stub:
+    // Output names come from the settings (data), not from script text.
     """
-    touch ${meta.id}.qc.h5ad
-    printf 'rank\\tumi_count\\tis_cell\\n1\\t5\\t1\\n' > ${meta.id}.ranks.tsv
-    echo '{"sample": "${meta.id}"}' > ${meta.id}.metrics.json
+    python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+open(s["sample"] + ".qc.h5ad", "w").close()
+open(s["sample"] + ".ranks.tsv", "w").write("rank\\tumi_count\\tis_cell\\n1\\t5\\t1\\n")
+json.dump({"sample": s["sample"]}, open(s["sample"] + ".metrics.json", "w"))
+'
     """
 }

@@ -1,20 +1,21 @@
 // STAR index from FASTA + GTF; genomeSAindexNbases follows STAR's min(14, log2(genome length)/2 - 1) rule.
+// Inputs are staged under fixed names (plain or gzip), so user file names never become script text.
 process STAR_GENOMEGENERATE {
     tag "${fasta.name}"
     label 'process_star'
     label 'process_high'
 
     input:
-    path fasta
-    path gtf
+    path fasta, stageAs: 'genome.in'
+    path gtf, stageAs: 'genes.in'
 
     output:
     path 'star_index', emit: index
 
     script:
     """
-    gzip -cdf ${fasta} > ref_genome.fa
-    gzip -cdf ${gtf} > ref_genes.gtf
+    gzip -cdf < genome.in > ref_genome.fa
+    gzip -cdf < genes.in > ref_genes.gtf
     nbases=\$(grep -v "^>" ref_genome.fa | tr -d '\\n' | wc -c | awk '{ n = int(log(\$1) / log(2) / 2 - 1); print (n > 14 ? 14 : (n < 4 ? 4 : n)) }')
     mkdir star_index
     STAR --runMode genomeGenerate --runThreadN ${task.cpus} --genomeDir star_index --genomeFastaFiles ref_genome.fa \\

@@ -3,7 +3,7 @@ process SYNTHETIC_DATA {
     label 'process_python'
 
     input:
-    path whitelist
+    path whitelist, stageAs: 'whitelist.txt.gz'
     val seed
 
     output:
@@ -16,7 +16,7 @@ process SYNTHETIC_DATA {
 
     script:
     """
-    make_synthetic.py --whitelist ${whitelist} --outdir synthetic --seed ${seed}
+    make_synthetic.py --whitelist whitelist.txt.gz --outdir synthetic --seed ${seed as Long}
     """
 
     stub:

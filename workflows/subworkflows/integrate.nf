@@ -4,17 +4,22 @@ include { SCANPY_INTEGRATE } from '../modules/scanpy_integrate'
 
 workflow INTEGRATE {
     take:
-    counts       // channel: [meta, filtered, raw|NO_RAW, metrics.json|NO_METRICS, registration.json|NO_REGISTRATION]
-    cell_labels  // channel: labels CSV or NO_LABELS
+    counts       // channel: [meta, filtered, raw|[], metrics.json|[], registration.json|[]]
+    cell_labels  // channel: labels CSV or []
     label_key    // val: label column or null
+    mito_prefix  // val: gene-name prefix of mitochondrial genes
 
     main:
-    SCANPY_QC(counts)
+    // Free-text values reach the steps as JSON on stdin, never as script text.
+    SCANPY_QC(counts.map { meta, filtered, raw, metrics, registration ->
+        def settings = [sample: meta.id, batch: meta.batch, chemistry: meta.chemistry, mito_prefix: mito_prefix]
+        [meta, filtered, raw, metrics, registration, groovy.json.JsonOutput.toJson(settings)]
+    })
     SCANPY_INTEGRATE(
         SCANPY_QC.out.h5ad.map { it[1] }.collect(),
         SCANPY_QC.out.ranks.collect(),
         cell_labels,
-        label_key,
+        groovy.json.JsonOutput.toJson([label_key: label_key]),
     )
 
     emit:

@@ -8,7 +8,10 @@ workflow REGISTER {
 
     main:
     ch_in = samples.map { s ->
-        [s.meta, s.lanes.collect { [it[0], it[1].toUriString(), it[2].toUriString()] }, s.lanes.collect { it[1] }, s.lanes.collect { it[2] }]
+        def settings = [sample: s.meta.id, batch: s.meta.batch, row: s.meta.row, chemistry: s.meta.chemistry,
+                        expected_cells: s.meta.expected_cells, index_reads: s.meta.index_reads,
+                        lanes: s.lanes.collect { [lane: it[0], r1: it[1].toUriString(), r2: it[2].toUriString()] }]
+        [s.meta, s.lanes.collect { it[1] }, s.lanes.collect { it[2] }, groovy.json.JsonOutput.toJson(settings)]
     }
     REGISTER_FASTQS(ch_in)
     registered = REGISTER_FASTQS.out.registration.map { meta, json ->

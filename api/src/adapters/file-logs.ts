@@ -1,19 +1,36 @@
 // LogSource for local runs: the run's .nextflow.log and a task's .command.out/.command.err in its work directory.
-import { open } from 'node:fs/promises';
+// Only files inside the directories the platform itself made for the run are served: a task's workdir comes from
+// events and trace rows that any token holder can send, so it is a hint, not a place to read.
+import { open, realpath } from 'node:fs/promises';
 import path from 'node:path';
+import { isInside } from '../domain/data-roots.js';
 import type { LogRef, LogSource } from '../domain/ports.js';
 
 const MAX_CHUNK = 1 << 20;
 
+const real = (p: string) => realpath(p).catch(() => null);
+
 export class FileLogSource implements LogSource {
-  private file(ref: LogRef): string | null {
-    if (ref.kind === 'run') return ref.run.launchDir ? path.join(ref.run.launchDir, '.nextflow.log') : null;
-    const dir = ref.task.workdir;
-    return typeof dir === 'string' && !dir.includes('://') ? path.join(dir, ref.stream === 'out' ? '.command.out' : '.command.err') : null;
+  /** The log file's real path, or null when it is not inside the run's launch dir (run log) or work dir (task logs). */
+  private async file(ref: LogRef): Promise<string | null> {
+    // launchDir is only the platform's own for runs it launched (events may fill it in for others).
+    const launchDir = ref.run.source === 'platform' ? ref.run.launchDir : null;
+    if (!launchDir) return null;
+    let base = launchDir;
+    let f = path.join(launchDir, '.nextflow.log');
+    if (ref.kind === 'task') {
+      const dir = ref.task.workdir;
+      if (typeof dir !== 'string' || dir.includes('://')) return null;
+      base = path.join(launchDir, 'work');
+      f = path.join(dir, ref.stream === 'out' ? '.command.out' : '.command.err');
+    }
+    const [realBase, realFile] = await Promise.all([real(base), real(f)]);
+    return realBase && realFile && isInside(realBase, realFile) ? realFile : null;
   }
 
   async read(ref: LogRef, offset: number): Promise<{ text: string; offset: number; exists: boolean }> {
-    const f = this.file(ref);
+    // The resolved path is what is opened, so a link swapped in after the check is not followed out.
+    const f = await this.file(ref);
     if (!f) return { text: '', offset, exists: false };
     let fh: Awaited<ReturnType<typeof open>>;
     try {

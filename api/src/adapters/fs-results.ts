@@ -26,7 +26,7 @@ export class FsResultStore implements ResultStore {
     return readFile(uri);
   }
 
-  stream(uri: string): AsyncIterable<Buffer> {
-    return createReadStream(uri);
+  stream(uri: string, start = 0): AsyncIterable<Buffer> {
+    return createReadStream(uri, { start });
   }
 }

@@ -122,6 +122,7 @@ function toRun(r: RunRecord): Run {
     sessionId: (r.session_id as string) ?? null,
     runName: (r.run_name as string) ?? null,
     submitter: (r.submitter as string) ?? null,
+    owner: (r.owner as string) ?? null,
     params: (r.params as Record<string, unknown>) ?? {},
     profiles: (r.profiles as string[]) ?? [],
     samplesheet: (r.samplesheet as string) ?? null,
@@ -212,8 +213,8 @@ export class KyselyStore implements RunStore {
   async createRun(r: NewRun): Promise<Run> {
     await this.tx(async (c) => {
       await c.query(
-        `INSERT INTO runs (id, name, status, source, submitter, params, profiles, samplesheet, launcher, launch_dir, outdir, token_hash, resumed_from, command_line)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)`,
+        `INSERT INTO runs (id, name, status, source, submitter, params, profiles, samplesheet, launcher, launch_dir, outdir, token_hash, resumed_from, command_line, owner)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)`,
         [
           r.id,
           r.name,
@@ -229,6 +230,7 @@ export class KyselyStore implements RunStore {
           r.tokenHash ?? null,
           r.resumedFrom ?? null,
           r.commandLine ?? null,
+          r.owner ?? null,
         ],
       );
       for (const [k, v] of Object.entries(r.labels ?? {}))
@@ -269,6 +271,7 @@ export class KyselyStore implements RunStore {
         );
     }
     if (q.submitter) where.push(`r.submitter = ${arg(q.submitter)}`);
+    if (q.owner !== undefined) where.push(`r.owner = ${arg(q.owner)}`);
     if (q.from) where.push(`r.created_at >= ${arg(q.from)}`);
     if (q.to) where.push(`r.created_at < ${arg(q.to)}`);
     if (q.q) {
@@ -571,19 +574,24 @@ export class KyselyStore implements RunStore {
     if (missing.size) {
       const sessions = [...missing.values()].map((e) => e.event.runId);
       const names = [...missing.values()].map((e) => e.event.runName);
+      const owners = [...missing.values()].map((e) => e.owner);
       await c.query(
-        `INSERT INTO runs (id, name, status, source, session_id, run_name)
-         SELECT gen_random_uuid(), n, 'RUNNING', 'weblog', s, n FROM unnest($1::text[], $2::text[]) AS x(s, n)
+        `INSERT INTO runs (id, name, status, source, session_id, run_name, owner)
+         SELECT gen_random_uuid(), n, 'RUNNING', 'weblog', s, n, o FROM unnest($1::text[], $2::text[], $3::text[]) AS x(s, n, o)
          ON CONFLICT DO NOTHING`,
-        [sessions, names],
+        [sessions, names, owners],
       );
       const { rows } = await c.query(
-        'SELECT id, session_id, run_name FROM runs WHERE (session_id, run_name) IN (SELECT * FROM unnest($1::text[], $2::text[]))',
+        'SELECT id, session_id, run_name, owner FROM runs WHERE (session_id, run_name) IN (SELECT * FROM unnest($1::text[], $2::text[]))',
         [sessions, names],
       );
-      const byKey = new Map(rows.map((r) => [`${r.session_id}\u0000${r.run_name}`, r.id as string]));
+      const byKey = new Map(rows.map((r) => [`${r.session_id}\u0000${r.run_name}`, r as { id: string; owner: string | null }]));
       events.forEach((ie, i) => {
-        if (!out[i]) out[i] = byKey.get(nfKey(ie)) ?? null;
+        if (out[i]) return;
+        const r = byKey.get(nfKey(ie));
+        // The events route refuses a foreign run up front; this catches another token creating it meanwhile.
+        if (r && !ie.admin && r.owner !== ie.owner) throw new Error(`event for run ${r.id} sent with another owner's token`);
+        out[i] = r?.id ?? null;
       });
     }
     return out.map((x) => {
@@ -820,6 +828,22 @@ export class KyselyStore implements RunStore {
   async findRunByTokenHash(hash: string): Promise<string | null> {
     const r = await this.db.selectFrom('runs').select('id').where('token_hash', '=', hash).executeTakeFirst();
     return r?.id ?? null;
+  }
+
+  async ownedRunIds(ids: string[], owner: string): Promise<string[]> {
+    if (!ids.length) return [];
+    const rows = await this.db.selectFrom('runs').select('id').where('id', 'in', ids).where('owner', '=', owner).execute();
+    return rows.map((r) => r.id);
+  }
+
+  async nextflowRunOwner(sessionId: string, runName: string): Promise<string | null | undefined> {
+    const r = await this.db
+      .selectFrom('runs')
+      .select('owner')
+      .where('session_id', '=', sessionId)
+      .where('run_name', '=', runName)
+      .executeTakeFirst();
+    return r ? r.owner : undefined;
   }
 
   async createToken(t: { id: string; name: string; hash: string; admin: boolean }): Promise<void> {

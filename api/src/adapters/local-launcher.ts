@@ -3,17 +3,21 @@
 // so a restarted API can still tell how it ended.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Launcher, LaunchSpec } from '../domain/ports.js';
+import type { CommandSpec, Launcher, LaunchSpec, Workspace } from '../domain/ports.js';
 
 const EXIT_FILE = '.scrna-exitcode';
+const PARAMS_FILE = 'params.json';
+const SHEET_FILE = 'samplesheet.csv';
 
 export class LocalLauncher implements Launcher {
   readonly name = 'local';
   private readonly watchers = new Map<string, NodeJS.Timeout>();
 
   constructor(
+    /** Launch directories go under <dataDir>/runs/<runId>/. */
+    private readonly dataDir: string,
     private readonly nextflow: string,
     private readonly pipeline: string,
     /** Config that loads the nf-scrna plugin (workflows/conf/platform.config), passed with -c (see api/README.md). */
@@ -21,7 +25,12 @@ export class LocalLauncher implements Launcher {
     private readonly extraEnv: Record<string, string> = {},
   ) {}
 
-  command(spec: Pick<LaunchSpec, 'launchDir' | 'outdir' | 'profiles' | 'resume' | 'input'>): string[] {
+  workspace(runId: string): Workspace {
+    const launchDir = path.join(this.dataDir, 'runs', runId);
+    return { launchDir, outdir: path.join(launchDir, 'results') };
+  }
+
+  command(spec: CommandSpec): string[] {
     return [
       'nextflow',
       'run',
@@ -30,18 +39,21 @@ export class LocalLauncher implements Launcher {
       // A `plugins {}` block is only allowed at the top of a config, so the plugin config goes in with -c.
       ...(this.platformConfig ? ['-c', this.platformConfig] : []),
       '-params-file',
-      path.join(spec.launchDir, 'params.json'),
+      path.join(spec.launchDir, PARAMS_FILE),
       '--outdir',
       spec.outdir,
       '-work-dir',
       path.join(spec.launchDir, 'work'),
-      ...(spec.input ? ['--input', spec.input] : []),
+      ...(spec.samplesheet ? ['--input', path.join(spec.launchDir, SHEET_FILE)] : []),
       ...(spec.resume ? ['-resume'] : []),
     ];
   }
 
   async launch(spec: LaunchSpec): Promise<{ nativeId: string }> {
-    const [, ...args] = this.command(spec);
+    await mkdir(spec.launchDir, { recursive: true });
+    await writeFile(path.join(spec.launchDir, PARAMS_FILE), JSON.stringify(spec.params, null, 2));
+    if (spec.samplesheet !== null) await writeFile(path.join(spec.launchDir, SHEET_FILE), spec.samplesheet);
+    const [, ...args] = this.command({ ...spec, samplesheet: spec.samplesheet !== null });
     const log = openSync(path.join(spec.launchDir, 'nextflow.stdout'), 'a');
     // sh records the exit status next to the run, then exits with it.
     const child = spawn('sh', ['-c', `"$0" "$@"; s=$?; echo $s > ${EXIT_FILE}; exit $s`, this.nextflow, ...args], {

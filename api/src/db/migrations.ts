@@ -1,17 +1,6 @@
 // Forward-only schema migrations, kept in code so the CLI, the server and the tests share one list.
 import { type Kysely, sql } from 'kysely';
 import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
-import { TASK_FIELDS } from '../domain/task-fields.js';
-
-const sqlType = {
-  str: 'text',
-  int: 'integer',
-  num: 'bigint',
-  date: 'timestamptz',
-  time: 'bigint',
-  mem: 'bigint',
-  perc: 'double precision',
-};
 
 const m0001: Migration = {
   async up(db: Kysely<unknown>) {
@@ -66,20 +55,54 @@ const m0001: Migration = {
       )`.execute(db);
     await sql`CREATE INDEX run_labels_kv ON run_labels (key, value)`.execute(db);
 
-    const cols = TASK_FIELDS.map((x) => `"${x.column}" ${sqlType[x.kind]}`).join(',\n');
-    await sql
-      .raw(`
+    // Spelled out so this migration never changes: a new task field needs a new migration (a test compares them).
+    await sql`
       CREATE TABLE tasks (
         run_id uuid NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
         task_id integer NOT NULL,
         attempt integer NOT NULL,
         status text NOT NULL,
         state_key smallint NOT NULL,
-        ${cols},
+        "hash" text,
+        "native_id" text,
+        "process" text,
+        "module" text,
+        "container" text,
+        "tag" text,
+        "name" text,
+        "exit" integer,
+        "submit" timestamptz,
+        "start" timestamptz,
+        "complete" timestamptz,
+        "duration" bigint,
+        "realtime" bigint,
+        "pct_cpu" double precision,
+        "pct_mem" double precision,
+        "rss" bigint,
+        "vmem" bigint,
+        "peak_rss" bigint,
+        "peak_vmem" bigint,
+        "rchar" bigint,
+        "wchar" bigint,
+        "syscr" bigint,
+        "syscw" bigint,
+        "read_bytes" bigint,
+        "write_bytes" bigint,
+        "workdir" text,
+        "scratch" text,
+        "queue" text,
+        "cpus" integer,
+        "memory" bigint,
+        "disk" bigint,
+        "time" bigint,
+        "error_action" text,
+        "vol_ctxt" bigint,
+        "inv_ctxt" bigint,
+        "hostname" text,
+        "cpu_model" text,
         extra jsonb NOT NULL DEFAULT '{}',
         PRIMARY KEY (run_id, task_id, attempt)
-      )`)
-      .execute(db);
+      )`.execute(db);
     await sql`CREATE INDEX tasks_process ON tasks (run_id, process)`.execute(db);
     await sql`CREATE INDEX tasks_status ON tasks (run_id, status)`.execute(db);
 
@@ -176,9 +199,17 @@ const m0001: Migration = {
   },
 };
 
+// Runs belong to the API token that submitted them, so a non-admin token reaches only its own runs.
+const m0002: Migration = {
+  async up(db: Kysely<unknown>) {
+    await sql`ALTER TABLE runs ADD COLUMN owner text`.execute(db);
+    await sql`CREATE INDEX runs_owner ON runs (owner, created_at DESC)`.execute(db);
+  },
+};
+
 class StaticProvider implements MigrationProvider {
   async getMigrations(): Promise<Record<string, Migration>> {
-    return { '0001_init': m0001 };
+    return { '0001_init': m0001, '0002_run_owner': m0002 };
   }
 }
 

@@ -13,6 +13,7 @@ export interface RunsTable {
   session_id: string | null;
   run_name: string | null;
   submitter: string | null;
+  owner: string | null;
   params: ColumnType<Record<string, unknown>, string | undefined, string>;
   profiles: ColumnType<string[], string[] | undefined, string[]>;
   samplesheet: string | null;

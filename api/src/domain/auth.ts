@@ -1,24 +1,37 @@
-// Tokens: API tokens (tokens table, plus the SCRNA_ADMIN_TOKEN bootstrap) and per-run tokens (handed to Nextflow).
+// Tokens and who may do what: API tokens (tokens table, plus the SCRNA_ADMIN_TOKEN bootstrap), per-run tokens (handed
+// to Nextflow), and the ownership rule every run-scoped request goes through.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { RunStore } from './ports.js';
+import { ClientError } from './errors.js';
+import type { Run, RunStore } from './ports.js';
 
 export type Principal = { kind: 'api'; admin: boolean; tokenId: string } | { kind: 'run'; runId: string };
+
+/** The owner recorded for the bootstrap admin token (it has no row in the tokens table). */
+export const BOOTSTRAP_TOKEN_ID = 'bootstrap';
+/** Tokens we mint are 32 characters; anything far longer is not a token and is not hashed or looked up. */
+const MAX_TOKEN_LENGTH = 512;
+const TOKEN_CHARS = /^[\x21-\x7e]+$/;
 
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 export const newToken = () => randomBytes(24).toString('base64url');
 
-/** The token in `Authorization: Bearer <t>` or `Basic base64(user:<t>)` (what nf-weblog's weblog.basicToken sends). */
+/**
+ * The token in `Authorization: Bearer <t>` or `Basic base64(user:<t>)` (what nf-weblog's weblog.basicToken sends).
+ * Anything else (no scheme, other schemes, empty, over-long, non-printable or non-ASCII bytes) is no token.
+ */
 export function tokenFromHeader(h: string | undefined): string | null {
   if (!h) return null;
-  const [scheme, value] = h.trim().split(/\s+/, 2);
-  if (!value) return null;
-  if (/^bearer$/i.test(scheme!)) return value;
-  if (/^basic$/i.test(scheme!)) {
+  const [scheme, value, rest] = h.trim().split(/\s+/);
+  if (!value || rest !== undefined) return null;
+  let token: string | null = null;
+  if (/^bearer$/i.test(scheme!)) token = value;
+  else if (/^basic$/i.test(scheme!)) {
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value)) return null;
     const decoded = Buffer.from(value, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    return colon >= 0 ? decoded.slice(colon + 1) : decoded;
+    token = colon >= 0 ? decoded.slice(colon + 1) : decoded;
   }
-  return null;
+  return token && token.length <= MAX_TOKEN_LENGTH && TOKEN_CHARS.test(token) ? token : null;
 }
 
 export class Authenticator {
@@ -30,11 +43,13 @@ export class Authenticator {
     private readonly ttlMs = 30_000,
   ) {}
 
+  /** The caller's principal; null when no usable token was sent or the token is unknown. */
   async authenticate(header: string | undefined): Promise<Principal | null> {
     const token = tokenFromHeader(header);
     if (!token) return null;
+    // tokenFromHeader admits ASCII only, so equal string lengths are equal byte lengths (timingSafeEqual needs that).
     if (this.adminToken && token.length === this.adminToken.length && timingSafeEqual(Buffer.from(token), Buffer.from(this.adminToken)))
-      return { kind: 'api', admin: true, tokenId: 'bootstrap' };
+      return { kind: 'api', admin: true, tokenId: BOOTSTRAP_TOKEN_ID };
     // Keyed by the token itself, so a cache hit (every event request of a run) needs no hashing.
     const hit = this.cache.get(token);
     if (hit && Date.now() - hit.at < this.ttlMs) return hit.p;
@@ -50,4 +65,31 @@ export class Authenticator {
     this.cache.set(token, { p, at: Date.now() });
     return p;
   }
+}
+
+/** What a request does with a run: reading it, or changing it (cancel, relaunch, trace, results). */
+export type RunAccess = 'read' | 'write';
+
+/**
+ * Whether a caller may see or change a run. `null` is an anonymous caller, who gets everything only on an open
+ * (single-user, auth not required) install. Admins reach every run; other API tokens only the runs they submitted;
+ * a per-run token only its own run, and only to read it (its writes are events).
+ */
+export function mayAccessRun(p: Principal | null, run: Pick<Run, 'id' | 'owner'>, access: RunAccess, authRequired: boolean): boolean {
+  if (!p) return !authRequired;
+  if (p.kind === 'run') return access === 'read' && p.runId === run.id;
+  return p.admin || run.owner === p.tokenId;
+}
+
+/** The owner a new run gets from the caller that creates it. */
+export const ownerOf = (p: Principal | null): string | null => (p?.kind === 'api' ? p.tokenId : null);
+
+/**
+ * Which run a caller's events may name with `platformRunId`: a per-run token only its own run, an admin any run.
+ * Other API tokens name none: a platform run's status moves only through its own token.
+ */
+export function checkNamedRun(p: Principal, platformRunId: string | undefined, field: string): void {
+  if (platformRunId === undefined) return;
+  if (p.kind === 'run' ? p.runId === platformRunId : p.admin) return;
+  throw new ClientError(403, `${field}: only that run's own token (or an admin token) may report on run ${platformRunId}`, { field });
 }

@@ -1,4 +1,6 @@
-// RFC 4180 CSV (quotes, doubled quotes, CRLF) for samplesheets; errors carry line and column.
+// Samplesheet CSV read with csv-parse (RFC 4180: quotes, doubled quotes, CRLF; the reader the UI and the upload
+// Lambda use too); errors carry line and column.
+import { CsvError as ParseError, parse } from 'csv-parse/sync';
 
 export class CsvError extends Error {
   constructor(
@@ -11,68 +13,48 @@ export class CsvError extends Error {
 }
 
 export interface CsvRow {
+  /** Line the row starts on (a quoted cell may span lines). */
   line: number;
   cells: string[];
 }
 
-export function parseCsv(text: string): CsvRow[] {
-  const rows: CsvRow[] = [];
-  let cells: string[] = [];
-  let cell = '';
-  let line = 1;
-  let col = 1;
-  let rowLine = 1;
-  let i = 0;
-  let quoted = false;
-  let wasQuoted = false;
-  let quoteAt = [1, 1];
-  const endCell = () => {
-    cells.push(wasQuoted ? cell : cell.trim());
-    cell = '';
-    wasQuoted = false;
-  };
-  const endRow = () => {
-    endCell();
-    if (!(cells.length === 1 && cells[0] === '')) rows.push({ line: rowLine, cells });
-    cells = [];
-  };
-  if (text.charCodeAt(0) === 0xfeff) i = 1;
-  for (; i < text.length; i++) {
-    const ch = text[i]!;
-    if (quoted) {
-      if (ch === '"') {
-        if (text[i + 1] === '"') {
-          cell += '"';
-          i++;
-        } else quoted = false;
-      } else {
-        if (ch === '\n') {
-          line++;
-          col = 0;
-        }
-        cell += ch;
-      }
-    } else if (ch === '"') {
-      if (cell.trim() !== '') throw new CsvError('quote inside an unquoted field', line, col);
-      quoted = true;
-      quoteAt = [line, col];
-      wasQuoted = true;
-      cell = '';
-    } else if (ch === ',') endCell();
-    else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && text[i + 1] === '\n') i++;
-      endRow();
-      line++;
-      col = 0;
-      rowLine = line;
-    } else {
-      if (wasQuoted) throw new CsvError('text after a closing quote', line, col);
-      if (ch.charCodeAt(0) < 0x20 && ch !== '\t') throw new CsvError(`control character 0x${ch.charCodeAt(0).toString(16)}`, line, col);
-      cell += ch;
-    }
-    col++;
+/** Index of the first control character other than tab and line breaks, or -1. */
+function controlAt(s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 0x20 && c !== 9 && c !== 10 && c !== 13) || c === 0x7f) return i;
   }
-  if (quoted) throw new CsvError('unterminated quoted field', quoteAt[0]!, quoteAt[1]!);
-  endRow();
-  return rows;
+  return -1;
+}
+const breaks = (s: string) => s.match(/\r\n|\n|\r/g)?.length ?? 0;
+
+export function parseCsv(text: string): CsvRow[] {
+  let records: { record: string[]; info: { lines: number } }[];
+  try {
+    // csv-parse's types do not model `info: true` (each record comes with its position).
+    records = parse(text, {
+      bom: true,
+      info: true,
+      // Unquoted cells are trimmed; quoted ones are kept as written.
+      trim: true,
+      // Hand-edited sheets mix line endings; csv-parse otherwise keeps to the first one it meets.
+      record_delimiter: ['\r\n', '\n', '\r'],
+      relax_column_count: true,
+      skip_empty_lines: true,
+    }) as unknown as typeof records;
+  } catch (e) {
+    if (e instanceof ParseError) {
+      const { lines, column } = e as ParseError & { lines?: number; column?: number };
+      throw new CsvError(e.message.replace(/^[^:]*: /, '').replace(/ at line \d+/, ''), lines ?? 1, (column ?? 0) + 1);
+    }
+    throw e;
+  }
+  return records.map(({ record, info }) => {
+    const line = info.lines - record.reduce((n, c) => n + breaks(c), 0);
+    record.forEach((c, i) => {
+      const at = controlAt(c);
+      if (at >= 0) throw new CsvError(`control character 0x${c.charCodeAt(at).toString(16)} in field ${i + 1}`, line, i + 1);
+    });
+    return { line, cells: record };
+  });
 }

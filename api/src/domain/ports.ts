@@ -16,6 +16,8 @@ export interface Run {
   sessionId: string | null;
   runName: string | null;
   submitter: string | null;
+  /** Id of the API token that submitted the run (null: an anonymous caller on an open install). */
+  owner: string | null;
   params: Record<string, unknown>;
   profiles: string[];
   samplesheet: string | null;
@@ -44,6 +46,7 @@ export interface NewRun {
   status: RunStatus;
   source: Run['source'];
   submitter?: string | null;
+  owner?: string | null;
   params?: Record<string, unknown>;
   profiles?: string[];
   samplesheet?: string | null;
@@ -64,6 +67,8 @@ export interface RunQuery {
   status?: string[];
   label?: string[];
   submitter?: string;
+  /** Only runs of this owner (a non-admin token sees its own runs). */
+  owner?: string;
   from?: string;
   to?: string;
   q?: string;
@@ -99,6 +104,10 @@ export interface IncomingEvent {
   event: WeblogEvent;
   /** Run the sender's per-run token is bound to, if it used one. */
   tokenRunId: string | null;
+  /** API token that sent it: the owner of a run its first event creates. */
+  owner: string | null;
+  /** Sent with an admin token: may report on any run. */
+  admin: boolean;
   receivedAt: Date;
 }
 
@@ -169,33 +178,56 @@ export interface RunStore {
 
   findToken(hash: string): Promise<{ id: string; admin: boolean } | null>;
   findRunByTokenHash(hash: string): Promise<string | null>;
+  /** The ids among `ids` whose run `owner` submitted. */
+  ownedRunIds(ids: string[], owner: string): Promise<string[]>;
+  /** Owner of the run Nextflow knows as (session id, run name); undefined when there is no such run yet. */
+  nextflowRunOwner(sessionId: string, runName: string): Promise<string | null | undefined>;
   createToken(t: { id: string; name: string; hash: string; admin: boolean }): Promise<void>;
   registerUpload(u: NewUpload): Promise<{ id: string; created: boolean }>;
   ping(): Promise<void>;
 }
 
-export interface LaunchSpec {
-  runId: string;
+/** Where a launcher keeps a run: its launch directory (or prefix) and the pipeline's outdir. */
+export interface Workspace {
   launchDir: string;
   outdir: string;
+}
+
+export interface LaunchSpec extends Workspace {
+  runId: string;
   profiles: string[];
-  /** Samplesheet path, or null when the profile brings its own data (test). */
-  input: string | null;
+  /** The run's params and samplesheet text: the launcher stages them where its engine reads them. */
+  params: Record<string, unknown>;
+  /** Samplesheet CSV, or null when the profile brings its own data (test). */
+  samplesheet: string | null;
   resume: boolean;
   env: Record<string, string>;
   /** Called once when the Nextflow process ends. */
   onExit(code: number | null, signal: string | null): void;
 }
 
+export type CommandSpec = Pick<LaunchSpec, 'launchDir' | 'outdir' | 'profiles' | 'resume'> & { samplesheet: boolean };
+
 export interface Launcher {
   readonly name: string;
+  /** Where a new run's launch directory and outdir go. */
+  workspace(runId: string): Workspace;
   /** The command a launch runs (shown by POST /runs/validate). */
-  command(spec: Pick<LaunchSpec, 'launchDir' | 'outdir' | 'profiles' | 'resume' | 'input'>): string[];
+  command(spec: CommandSpec): string[];
+  /** Stages the params and samplesheet in the workspace, then starts the run. */
   launch(spec: LaunchSpec): Promise<{ nativeId: string }>;
   cancel(nativeId: string): Promise<void>;
   isAlive(nativeId: string): Promise<boolean>;
   /** Re-attaches onExit to a run that was active when the API restarted (or reports it gone). */
   watch(nativeId: string, onExit: LaunchSpec['onExit']): void;
+}
+
+/** The pipeline's schema files by their path in the workflows directory (e.g. `assets/schema_input.json`). */
+export interface SchemaFiles {
+  /** The parsed file, or null when the pipeline has no such file. */
+  read(name: string): Promise<Record<string, unknown> | null>;
+  /** Where the file is read from, for error messages. */
+  describe(name: string): string;
 }
 
 /** Files of a run's outputs: local paths now, s3:// later. */
@@ -204,7 +236,8 @@ export interface ResultStore {
   exists(uri: string): Promise<boolean>;
   size(uri: string): Promise<number | null>;
   read(uri: string): Promise<Buffer>;
-  stream(uri: string): AsyncIterable<Buffer>;
+  /** The file's bytes from `start` (default 0) to its end. */
+  stream(uri: string, start?: number): AsyncIterable<Buffer>;
 }
 
 export type LogRef = { kind: 'run'; run: Run } | { kind: 'task'; run: Run; task: TaskRow; stream: 'out' | 'err' };
@@ -212,6 +245,17 @@ export type LogRef = { kind: 'run'; run: Run } | { kind: 'task'; run: Run; task:
 export interface LogSource {
   /** Text from byte offset on; exists=false when the log is not (yet) there. */
   read(ref: LogRef, offset: number): Promise<{ text: string; offset: number; exists: boolean }>;
+}
+
+/**
+ * Where a local path leads after every symlink: its real path; 'missing' when nothing is there; 'broken' when it
+ * cannot be followed (a dangling or looping link, no permission).
+ */
+export type RealPath = { real: string } | 'missing' | 'broken';
+
+/** Resolves local paths on the machine that runs the pipeline (the data-roots rule itself is in the domain). */
+export interface PathResolver {
+  realpath(p: string): Promise<RealPath>;
 }
 
 export type { RunFacts };

@@ -1,13 +1,11 @@
 // Results ingest: the run's <outdir>/manifest.json, read through the ResultStore, checksums verified, then samples,
 // metrics, per-cell data and barcode ranks loaded in one transaction.
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { tableFromIPC } from 'apache-arrow';
 import { ClientError } from './errors.js';
-import type { CellColumns, OutputRow, ResultStore, ResultsBundle, RunStore, SampleRow } from './ports.js';
+import type { CellColumns, OutputRow, ResultStore, ResultsBundle, RunStore, SampleRow, SchemaFiles } from './ports.js';
 
 interface Manifest {
   schema_version?: string;
@@ -68,20 +66,15 @@ export class ResultsService {
   constructor(
     private readonly store: RunStore,
     private readonly files: ResultStore,
-    private readonly workflowsDir: string,
+    private readonly schemas: SchemaFiles,
   ) {}
 
   private async validate(): Promise<ValidateFunction> {
     if (this.validator) return this.validator;
     const ajv = new Ajv2020({ allErrors: true, strict: false });
     (addFormats as unknown as (a: Ajv2020) => void)(ajv);
-    let schema: Record<string, unknown> = MINIMAL_SCHEMA;
-    try {
-      const { $schema: _, ...s } = JSON.parse(await readFile(path.join(this.workflowsDir, 'assets/manifest.schema.json'), 'utf8'));
-      schema = s;
-    } catch {
-      // workflow schema not installed: the minimal one above
-    }
+    // Without the workflow's own schema installed, the minimal one above.
+    const { $schema: _, ...schema }: Record<string, unknown> = (await this.schemas.read('assets/manifest.schema.json')) ?? MINIMAL_SCHEMA;
     this.validator = ajv.compile(schema);
     return this.validator;
   }

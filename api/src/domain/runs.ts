@@ -1,14 +1,14 @@
 // Run lifecycle: validate and launch, follow the trace while running, finish (final trace import, results ingest),
 // cancel, relaunch with -resume, and trace uploads.
 import { randomUUID } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { hashToken, newToken } from './auth.js';
+import type { DataRoots } from './data-roots.js';
 import { ClientError, type ErrorDetail } from './errors.js';
 import type { RunNotifier } from './notifier.js';
 import type { Launcher, ResultStore, Run, RunStore } from './ports.js';
 import { TERMINAL } from './ports.js';
 import type { ResultsService } from './results.js';
+import { TraceFollower } from './trace-follower.js';
 import { scanTrace, TraceParseError } from './trace-parser.js';
 import type { LaunchValidator } from './validation.js';
 import { checkTimeZone } from './values.js';
@@ -35,7 +35,8 @@ export interface RunServiceDeps {
   results: ResultsService;
   notifier: RunNotifier;
   validator: () => Promise<LaunchValidator>;
-  dataDir: string;
+  /** Where samplesheet and param paths may point. */
+  dataRoots: DataRoots;
   publicUrl: string;
   log: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void };
   /** How often a running run's trace file is re-imported (the live view until events arrive). */
@@ -49,11 +50,6 @@ export class RunService {
   private readonly finishing = new Map<string, Promise<void>>();
 
   constructor(private readonly d: RunServiceDeps) {}
-
-  private launchPaths(runId: string, launchDir?: string | null) {
-    const dir = launchDir ?? path.join(this.d.dataDir, 'runs', runId);
-    return { launchDir: dir, outdir: path.join(dir, 'results') };
-  }
 
   /** Checks a request without side effects; returns errors and the command that would run. */
   async validate(req: RunRequest): Promise<{ valid: boolean; errors: ErrorDetail[]; command: string }> {
@@ -77,28 +73,43 @@ export class RunService {
         });
     const validator = await this.d.validator();
     const hasSheet = typeof req.samplesheet === 'string' && req.samplesheet.trim() !== '';
-    if (hasSheet) errors.push(...validator.validateSamplesheet(req.samplesheet!, String(params.input_type ?? 'fastq')).errors);
-    else if (!profiles.includes('test'))
+    const inputType = String(params.input_type ?? 'fastq');
+    if (hasSheet) {
+      const sheet = validator.validateSamplesheet(req.samplesheet!, inputType);
+      errors.push(...sheet.errors, ...(await this.sheetPathErrors(validator.pathColumns(inputType), sheet.rows, sheet.lines)));
+    } else if (!profiles.includes('test'))
       errors.push({ field: 'samplesheet', message: 'a samplesheet is required (or use the test profile)' });
     const effective = { ...params, input: hasSheet ? 'samplesheet.csv' : undefined, outdir: 'results' };
     if (!hasSheet) delete effective.input;
     errors.push(...validator.validateParams(effective, { inputProvided: hasSheet || profiles.includes('test') }));
-    const p = this.launchPaths('<run-id>');
-    const input = hasSheet ? path.join(p.launchDir, 'samplesheet.csv') : null;
-    const command = this.d.launcher.command({ launchDir: p.launchDir, outdir: p.outdir, profiles, resume: false, input });
+    errors.push(...(await this.paramPathErrors(validator.pathParams(), params)));
+    const command = this.d.launcher.command({ ...this.d.launcher.workspace('<run-id>'), profiles, resume: false, samplesheet: hasSheet });
     return { valid: errors.length === 0, errors, command: command.join(' ') };
   }
 
-  async create(req: RunRequest): Promise<Run> {
+  /** Path params (by schema format) outside the data roots; the platform's own (input, outdir) are refused above. */
+  private async paramPathErrors(names: string[], params: Record<string, unknown>): Promise<ErrorDetail[]> {
+    const checked = names.filter((k) => !PLATFORM_PARAMS.includes(k) && typeof params[k] === 'string');
+    const refusals = await Promise.all(checked.map((k) => this.d.dataRoots.refusal(params[k] as string)));
+    return checked.flatMap((k, i) => (refusals[i] ? [{ field: `params.${k}`, message: `${k} ${refusals[i]}` }] : []));
+  }
+
+  /** Samplesheet cells of path columns (by schema format) outside the data roots, with their row, line and column. */
+  private async sheetPathErrors(columns: string[], rows: Record<string, unknown>[], lines: number[]): Promise<ErrorDetail[]> {
+    const cells = rows.flatMap((r, i) => columns.filter((c) => typeof r[c] === 'string').map((c) => ({ i, c, v: r[c] as string })));
+    const refusals = await Promise.all(cells.map(({ v }) => this.d.dataRoots.refusal(v)));
+    return cells.flatMap(({ i, c }, k) =>
+      refusals[k] ? [{ field: 'samplesheet', row: i + 1, line: lines[i], column: c, message: `${c} ${refusals[k]}` }] : [],
+    );
+  }
+
+  /** Validates and launches; `owner` is the API token that submits it (null: anonymous on an open install). */
+  async create(req: RunRequest, owner: string | null = null): Promise<Run> {
     const v = await this.validate(req);
     if (!v.valid) throw new ClientError(400, v.errors[0]!.message, { ...v.errors[0], errors: v.errors });
     const id = randomUUID();
     const token = newToken();
-    const { launchDir, outdir } = this.launchPaths(id);
-    await mkdir(launchDir, { recursive: true });
-    const hasSheet = !!req.samplesheet?.trim();
-    await writeFile(path.join(launchDir, 'params.json'), JSON.stringify(req.params ?? {}, null, 2));
-    if (hasSheet) await writeFile(path.join(launchDir, 'samplesheet.csv'), req.samplesheet!);
+    const { launchDir, outdir } = this.d.launcher.workspace(id);
     const profiles = req.profiles ?? [];
     const run = await this.d.store.createRun({
       id,
@@ -106,6 +117,7 @@ export class RunService {
       status: 'QUEUED',
       source: 'platform',
       submitter: req.submitter ?? null,
+      owner,
       params: req.params ?? {},
       profiles,
       samplesheet: req.samplesheet ?? null,
@@ -115,21 +127,22 @@ export class RunService {
       tokenHash: hashToken(token),
       labels: req.labels ?? {},
     });
-    return this.start(run, token, false, hasSheet);
+    return this.start(run, token, false);
   }
 
-  private async start(run: Run, token: string, resume: boolean, hasSheet: boolean): Promise<Run> {
+  private async start(run: Run, token: string, resume: boolean): Promise<Run> {
     const launchDir = run.launchDir!;
     const outdir = run.outdir!;
-    const input = hasSheet ? path.join(launchDir, 'samplesheet.csv') : null;
-    const cmd = this.d.launcher.command({ launchDir, outdir, profiles: run.profiles, resume, input });
+    const samplesheet = run.samplesheet?.trim() ? run.samplesheet : null;
+    const cmd = this.d.launcher.command({ launchDir, outdir, profiles: run.profiles, resume, samplesheet: samplesheet !== null });
     try {
       const { nativeId } = await this.d.launcher.launch({
         runId: run.id,
         launchDir,
         outdir,
         profiles: run.profiles,
-        input,
+        params: run.params,
+        samplesheet,
         resume,
         env: { SCRNA_API_URL: this.d.publicUrl, SCRNA_API_TOKEN: token, SCRNA_RUN_ID: run.id },
         onExit: (code, signal) => void this.finish(run.id, code, signal),
@@ -151,18 +164,26 @@ export class RunService {
     return run.outdir ? this.d.files.join(run.outdir, 'pipeline_info/trace.txt') : null;
   }
 
-  /** Re-imports the trace file whenever it grows (idempotent), until the run ends. */
+  /**
+   * Imports the rows the trace file gains while the run is active, until live events for the run arrive: from then
+   * on events carry the tasks, and the final import at the end fills in what they lack.
+   */
   private follow(runId: string): void {
     if (this.followers.has(runId)) return;
-    let lastSize = -1;
+    let follower: TraceFollower | null = null;
+    const stop = () => {
+      clearInterval(this.followers.get(runId));
+      this.followers.delete(runId);
+    };
     const tick = async () => {
       const run = await this.d.store.getRun(runId);
-      const uri = run && this.traceUri(run);
+      if (!run || TERMINAL.has(run.status) || run.delivery.eventsReceived > 0) return stop();
+      const uri = this.traceUri(run);
       if (!uri) return;
-      const size = await this.d.files.size(uri);
-      if (size === null || size === lastSize) return;
-      lastSize = size;
-      await this.importTraceFile(runId, uri).catch((e) => this.d.log.warn({ err: e, runId }, 'trace follow'));
+      follower ??= new TraceFollower(this.d.files, uri);
+      const rows = await follower.next();
+      if (!rows) return;
+      await this.d.store.importTasks(runId, scanTrace([rows])).catch((e) => this.d.log.warn({ err: e, runId }, 'trace follow'));
       this.d.notifier.changed(runId);
     };
     let busy = false;
@@ -249,6 +270,8 @@ export class RunService {
       status: 'QUEUED',
       source: 'platform',
       submitter: prev.submitter,
+      // Whoever relaunches (the owner or an admin), the run stays its owner's.
+      owner: prev.owner,
       params: prev.params,
       profiles: prev.profiles,
       samplesheet: prev.samplesheet,
@@ -259,7 +282,7 @@ export class RunService {
       resumedFrom: prev.id,
       labels: prev.labels,
     });
-    return this.start(run, token, true, !!prev.samplesheet?.trim());
+    return this.start(run, token, true);
   }
 
   /** Runs this launcher started before the API restarted: follow them again, or finish them if they are gone. */
@@ -290,7 +313,7 @@ export class RunService {
   /** A run the API never saw, reconstructed from its trace file. */
   async createFromTrace(
     body: AsyncIterable<Uint8Array | string>,
-    opts: { name?: string; timeZone?: string; labels?: Record<string, string> },
+    opts: { name?: string; timeZone?: string; labels?: Record<string, string>; owner?: string | null },
   ) {
     const tzError = checkTimeZone(opts.timeZone ?? 'UTC');
     if (tzError) throw new ClientError(400, tzError, { field: 'timeZone' });
@@ -301,6 +324,7 @@ export class RunService {
       status: 'RUNNING',
       source: 'trace',
       labels: opts.labels,
+      owner: opts.owner ?? null,
     });
     try {
       const r = await this.d.store.importTasks(id, scanTrace(body, { timeZone: opts.timeZone ?? 'UTC' }));

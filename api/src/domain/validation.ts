@@ -1,9 +1,8 @@
 // Launch validation: params against the pipeline's nextflow_schema.json, samplesheets against assets/schema_input*.json.
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { CsvError, parseCsv } from './csv.js';
+import type { SchemaFiles } from './ports.js';
 
 export interface ValidationError {
   field?: string;
@@ -13,7 +12,7 @@ export interface ValidationError {
   message: string;
 }
 
-/** Formats nf-core schemas use that are about files the API cannot see (they may be s3:// or relative). */
+/** nf-core formats of values that name files; ajv accepts any string for them, the data-roots check does the rest. */
 const PATH_FORMATS = ['file-path', 'directory-path', 'path', 'file-path-pattern'];
 
 function makeAjv(coerce: boolean) {
@@ -23,6 +22,13 @@ function makeAjv(coerce: boolean) {
   for (const f of PATH_FORMATS) ajv.addFormat(f, true);
   return ajv;
 }
+
+type Properties = Record<string, { format?: unknown }>;
+
+const pathNames = (props: Properties | undefined) =>
+  Object.entries(props ?? {})
+    .filter(([, p]) => PATH_FORMATS.includes(String(p?.format)))
+    .map(([k]) => k);
 
 function describe(e: ErrorObject): string {
   if (e.keyword === 'required') return `is required (${(e.params as { missingProperty: string }).missingProperty})`;
@@ -52,18 +58,30 @@ export class LaunchValidator {
     }
   }
 
-  /** Loads nextflow_schema.json and every samplesheet schema its params reference (`schema` keys). */
-  static async load(workflowsDir: string): Promise<LaunchValidator> {
-    const params = JSON.parse(await readFile(path.join(workflowsDir, 'nextflow_schema.json'), 'utf8'));
-    const samplesheets: Record<string, Record<string, unknown>> = {};
-    const input = path.join(workflowsDir, 'assets/schema_input.json');
-    samplesheets.fastq = JSON.parse(await readFile(input, 'utf8'));
-    try {
-      samplesheets.matrix = JSON.parse(await readFile(path.join(workflowsDir, 'assets/schema_input_matrix.json'), 'utf8'));
-    } catch {
-      // only FASTQ samplesheets in this pipeline
-    }
+  /** Loads nextflow_schema.json and the samplesheet schemas (assets/schema_input.json, and the matrix one if present). */
+  static async load(files: SchemaFiles): Promise<LaunchValidator> {
+    const need = async (name: string) => {
+      const s = await files.read(name);
+      if (!s) throw new Error(`${files.describe(name)} is missing`);
+      return s;
+    };
+    const params = await need('nextflow_schema.json');
+    const samplesheets: Record<string, Record<string, unknown>> = { fastq: await need('assets/schema_input.json') };
+    const matrix = await files.read('assets/schema_input_matrix.json');
+    if (matrix) samplesheets.matrix = matrix;
     return new LaunchValidator({ params, samplesheet: samplesheets.fastq!, samplesheets });
+  }
+
+  /** Params whose schema format names a file or directory (top level and nf-core `$defs`/`definitions` groups). */
+  pathParams(): string[] {
+    const s = this.schemas.params as { properties?: Properties; $defs?: Record<string, { properties?: Properties }> };
+    const groups = { ...(s as { definitions?: typeof s.$defs }).definitions, ...s.$defs };
+    return [...new Set([...pathNames(s.properties), ...Object.values(groups).flatMap((g) => pathNames(g?.properties))])];
+  }
+
+  /** Samplesheet columns whose schema format names a file or directory. */
+  pathColumns(inputType = 'fastq'): string[] {
+    return pathNames(this.sheetSchema(inputType).items?.properties);
   }
 
   validateParams(params: Record<string, unknown>, opts: { inputProvided: boolean }): ValidationError[] {
@@ -81,18 +99,26 @@ export class LaunchValidator {
       });
   }
 
+  private sheetSchema(inputType: string) {
+    return (this.schemas.samplesheets[inputType] ?? this.schemas.samplesheet) as { items?: { properties?: Properties } };
+  }
+
   /** Parses and checks a samplesheet; row numbers count data rows from 1, line numbers count file lines. */
-  validateSamplesheet(csv: string, inputType = 'fastq'): { rows: Record<string, unknown>[]; errors: ValidationError[] } {
+  validateSamplesheet(csv: string, inputType = 'fastq'): { rows: Record<string, unknown>[]; lines: number[]; errors: ValidationError[] } {
     let parsed: ReturnType<typeof parseCsv>;
     try {
       parsed = parseCsv(csv);
     } catch (e) {
       if (e instanceof CsvError)
-        return { rows: [], errors: [{ field: 'samplesheet', line: e.line, column: e.column, message: `samplesheet ${e.message}` }] };
+        return {
+          rows: [],
+          lines: [],
+          errors: [{ field: 'samplesheet', line: e.line, column: e.column, message: `samplesheet ${e.message}` }],
+        };
       throw e;
     }
     const [header, ...data] = parsed;
-    if (!header) return { rows: [], errors: [{ field: 'samplesheet', line: 1, message: 'the samplesheet is empty' }] };
+    if (!header) return { rows: [], lines: [], errors: [{ field: 'samplesheet', line: 1, message: 'the samplesheet is empty' }] };
     const errors: ValidationError[] = [];
     const seen = new Set<string>();
     header.cells.forEach((h, i) => {
@@ -100,20 +126,29 @@ export class LaunchValidator {
       if (seen.has(h)) errors.push({ field: 'samplesheet', line: 1, column: h, message: 'duplicate column' });
       seen.add(h);
     });
-    const rows = data.map((r) => {
+    const rows = data.map((r, idx) => {
       const o: Record<string, unknown> = {};
       header.cells.forEach((h, i) => {
         const v = r.cells[i];
         if (v !== undefined && v !== '') o[h] = v;
+      });
+      // No column admits a line break; name it at its cell rather than as a pattern mismatch.
+      r.cells.forEach((v, i) => {
+        if (/[\r\n]/.test(v))
+          errors.push({
+            field: 'samplesheet',
+            row: idx + 1,
+            line: r.line,
+            column: header.cells[i] ?? `#${i + 1}`,
+            message: 'line break inside a cell',
+          });
       });
       if (r.cells.length !== header.cells.length)
         errors.push({ field: 'samplesheet', line: r.line, message: `expected ${header.cells.length} columns, found ${r.cells.length}` });
       return o;
     });
     const fn = this.sheetFns.get(inputType) ?? this.sheetFns.get('fastq');
-    const schema = (this.schemas.samplesheets[inputType] ?? this.schemas.samplesheet) as {
-      items?: { properties?: Record<string, unknown> };
-    };
+    const schema = this.sheetSchema(inputType);
     const known = Object.keys(schema.items?.properties ?? {});
     for (const h of header.cells)
       if (known.length && h !== '' && !known.includes(h))
@@ -144,7 +179,7 @@ export class LaunchValidator {
           });
         }
     }
-    return { rows, errors: dedupe(errors) };
+    return { rows, lines: data.map((r) => r.line), errors: dedupe(errors) };
   }
 }
 

@@ -3,26 +3,30 @@
 import { existsSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import path from 'node:path';
+import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Authenticator, Principal } from '../domain/auth.js';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import type { Authenticator } from '../domain/auth.js';
 import { ClientError } from '../domain/errors.js';
+import type { EventAccess } from '../domain/event-access.js';
 import type { EventIngester } from '../domain/event-ingester.js';
 import type { RunNotifier } from '../domain/notifier.js';
 import type { LogSource, RunStore } from '../domain/ports.js';
 import type { ResultsService } from '../domain/results.js';
 import type { RunService } from '../domain/runs.js';
 import type { LaunchValidator } from '../domain/validation.js';
+import { installAccess } from './access.js';
 import { installJsonParser } from './json-body.js';
 import { DEFAULT_BODY_LIMIT } from './limits.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerMiscRoutes } from './routes/misc.js';
 import { registerResultRoutes } from './routes/results.js';
 import { registerRunRoutes } from './routes/runs.js';
+import { registerSessionRoutes } from './routes/session.js';
 import { ErrorBody } from './schemas.js';
 
 export interface Services {
@@ -31,6 +35,7 @@ export interface Services {
   results: ResultsService;
   ingester: EventIngester;
   auth: Authenticator;
+  eventAccess: EventAccess;
   logs: LogSource;
   notifier: RunNotifier;
   validator: () => Promise<LaunchValidator>;
@@ -44,8 +49,6 @@ export interface AppOptions {
   logger?: boolean | object;
   /** Check every JSON response against its declared schema and record mismatches (tests). */
   checkResponses?: boolean;
-  /** Extra routes a benchmark compares against. */
-  benchBaseline?: boolean;
 }
 
 export interface ResponseViolation {
@@ -58,7 +61,6 @@ declare module 'fastify' {
   interface FastifyInstance {
     services: Services;
     responseViolations: ResponseViolation[];
-    requireWriter(req: FastifyRequest): Promise<Principal | null>;
   }
 }
 
@@ -110,6 +112,8 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
         description:
           'System of record for single-cell RNA-seq runs: launch, live events (Nextflow weblog), trace import, results (QC, cells).',
       },
+      // Every operation takes a token; whether one is required depends on SCRNA_REQUIRE_AUTH (see the README).
+      security: [{ bearer: [] }],
       components: {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', description: 'API token, or the per-run token handed to Nextflow' },
@@ -132,11 +136,8 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     return errorReply(reply, 500, 'internal error');
   });
 
-  app.decorate('requireWriter', async (req: FastifyRequest) => {
-    const p = await services.auth.authenticate(req.headers.authorization);
-    if (services.requireAuth && p?.kind !== 'api') throw new ClientError(401, 'an API token is required (Authorization: Bearer <token>)');
-    return p;
-  });
+  await app.register(fastifyCookie);
+  installAccess(app);
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
   app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
@@ -147,13 +148,13 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
       return reply.code(503).send({ ok: false });
     }
   });
-  app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  if (opts.benchBaseline) app.post('/bench/noop', { schema: { hide: true } }, async (_req, reply) => reply.code(204).send());
+  app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { access: 'open' } }, async () => app.swagger());
 
   await registerRunRoutes(app);
   await registerEventRoutes(app);
   await registerResultRoutes(app);
   await registerMiscRoutes(app);
+  await registerSessionRoutes(app);
 
   const ui = services.uiBuildDir;
   if (ui && existsSync(path.join(ui, 'index.html'))) {

@@ -50,6 +50,7 @@ const runProperties = {
   sessionId: nullable('string', { description: 'Nextflow session id' }),
   runName: nullable('string', { description: 'Nextflow run name' }),
   submitter: nullable('string'),
+  owner: nullable('string', { description: 'id of the API token that submitted the run' }),
   profiles: { type: 'array', items: { type: 'string' } },
   commandLine: nullable('string'),
   nextflowVersion: nullable('string'),

@@ -2,9 +2,11 @@
 // once the samplesheet that lists it has all of its FASTQs in the bucket, launch one run for that samplesheet.
 // Convention (infra/README.md): a batch folder holds `samplesheet.csv` (uploaded first), an optional `params.json`
 // and the FASTQs; FASTQ cells in the samplesheet are paths relative to its folder, or s3:// URIs.
+
 import { GetObjectCommand, HeadObjectCommand, NoSuchKey, NotFound, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { EventBridgeEvent } from 'aws-lambda';
+import { parse } from 'csv-parse/sync';
 
 export interface S3ObjectCreatedDetail {
   version: string;
@@ -32,35 +34,9 @@ export type TriggerResult =
   | { action: 'registered'; upload: unknown; samplesheet: string | null; missing: string[] }
   | { action: 'launched' | 'already-launched'; upload: unknown; samplesheet: string; runId: string };
 
-/** RFC 4180 CSV: quoted fields, doubled quotes, CRLF or LF. */
+/** RFC 4180 CSV (quoted fields, doubled quotes, CRLF or LF) with csv-parse, the reader the API and UI use. */
 export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      row.push(field);
-      field = '';
-    } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
-      row.push(field);
-      if (row.some((f) => f !== '')) rows.push(row);
-      row = [];
-      field = '';
-    } else field += c;
-  }
-  row.push(field);
-  if (row.some((f) => f !== '')) rows.push(row);
-  return rows;
+  return parse(text, { bom: true, record_delimiter: ['\r\n', '\n', '\r'], relax_column_count: true, skip_records_with_empty_values: true });
 }
 
 function toCsv(rows: string[][]): string {

@@ -1,36 +1,19 @@
-// Minimal RFC 4180 CSV: quoted fields, doubled quotes, CRLF or LF.
+// Samplesheet CSV: read with csv-parse (RFC 4180: quoted fields, doubled quotes, CRLF or LF), the reader the API
+// uses too; written with the same quoting rules.
+import { parse } from 'csv-parse/browser/esm/sync';
+
 export function parseCsv(text: string): { header: string[]; rows: Record<string, string>[] } {
-  const records: string[][] = [];
-  let field = '';
-  let rec: string[] = [];
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      rec.push(field);
-      field = '';
-    } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
-      rec.push(field);
-      records.push(rec);
-      rec = [];
-      field = '';
-    } else field += c;
-  }
-  if (field !== '' || rec.length) {
-    rec.push(field);
-    records.push(rec);
-  }
-  const nonEmpty = records.filter((r) => r.some((f) => f.trim() !== ''));
-  const header = (nonEmpty.shift() ?? []).map((h) => h.trim());
-  const rows = nonEmpty.map((r) => Object.fromEntries(header.map((h, i) => [h, (r[i] ?? '').trim()])));
+  const records: string[][] = parse(text, {
+    bom: true,
+    trim: true,
+    // Pasted or edited sheets mix line endings; csv-parse otherwise keeps to the first one it sees.
+    record_delimiter: ['\r\n', '\n', '\r'],
+    skip_empty_lines: true,
+    skip_records_with_empty_values: true,
+    relax_column_count: true,
+  });
+  const header = records.shift() ?? [];
+  const rows = records.map((r) => Object.fromEntries(header.map((h, i) => [h, r[i] ?? ''])));
   return { header, rows };
 }
 

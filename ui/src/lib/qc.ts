@@ -25,6 +25,26 @@ export const METRICS: MetricSpec[] = [
   { name: 'Total Genes Detected', kind: 'count' },
 ];
 
+/** The API types metric values as unknown (any CellRanger name may appear); the screens show numbers only. */
+export function metric(s: SampleQc, name: string): number | undefined {
+  const v = s.metrics[name];
+  return typeof v === 'number' ? v : undefined;
+}
+
+export interface QcThresholds {
+  min_genes?: number;
+  max_genes?: number;
+  min_counts?: number;
+  max_counts?: number;
+  max_pct_mt?: number;
+}
+
+/** The QC step's thresholds (manifest `qc_thresholds`), numeric ones only. */
+export function thresholds(s: SampleQc | undefined): QcThresholds {
+  const t = s?.qcThresholds ?? {};
+  return Object.fromEntries(Object.entries(t).filter(([, v]) => typeof v === 'number')) as QcThresholds;
+}
+
 export interface Flag {
   metric: string;
   message: string;
@@ -34,15 +54,15 @@ export interface Flag {
 export function flags(s: SampleQc): Flag[] {
   const out: Flag[] = [];
   for (const m of METRICS) {
-    const v = s.metrics[m.name];
+    const v = metric(s, m.name);
     if (v === undefined || m.warnBelow === undefined) continue;
     if (v < m.warnBelow) out.push({ metric: m.name, message: `below ${m.kind === 'fraction' ? `${m.warnBelow * 100}%` : m.warnBelow}` });
   }
-  const t = s.qcThresholds ?? {};
-  const genes = s.metrics['Median Genes per Cell'];
+  const t = thresholds(s);
+  const genes = metric(s, 'Median Genes per Cell');
   if (genes !== undefined && t.min_genes !== undefined && genes < t.min_genes)
     out.push({ metric: 'Median Genes per Cell', message: `below min_genes (${t.min_genes})` });
-  const umis = s.metrics['Median UMI Counts per Cell'];
+  const umis = metric(s, 'Median UMI Counts per Cell');
   if (umis !== undefined && t.min_counts !== undefined && umis < t.min_counts)
     out.push({ metric: 'Median UMI Counts per Cell', message: `below min_counts (${t.min_counts})` });
   const before = s.cellsBeforeQc;

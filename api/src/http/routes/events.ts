@@ -1,5 +1,6 @@
 // POST /api/v1/events: nf-weblog JSON (one event or an array), queued and answered 202 at once.
 import type { FastifyInstance } from 'fastify';
+import { ownerOf } from '../../domain/auth.js';
 import { ClientError } from '../../domain/errors.js';
 import type { IncomingEvent } from '../../domain/ports.js';
 import { checkEvent, type WeblogEvent } from '../../domain/weblog.js';
@@ -8,7 +9,7 @@ import { WeblogEventSchema } from '../schemas.js';
 import { E4xx } from './runs.js';
 
 export async function registerEventRoutes(app: FastifyInstance) {
-  const { auth, ingester } = app.services;
+  const { eventAccess, ingester } = app.services;
   app.post(
     '/api/v1/events',
     {
@@ -30,10 +31,10 @@ export async function registerEventRoutes(app: FastifyInstance) {
       // enforced on the raw text by the JSON parser (json-body.ts) before anything is parsed.
       validatorCompiler: () => () => true,
       bodyLimit: EVENTS_BODY_LIMIT,
+      config: { access: 'events' },
     },
     async (req, reply) => {
-      const p = await auth.authenticate(req.headers.authorization);
-      if (!p) throw new ClientError(401, 'a per-run or API token is required (Authorization: Bearer <token> or Basic user:token)');
+      const p = req.principal!;
       if (!/json/i.test(req.headers['content-type'] ?? ''))
         throw new ClientError(415, 'events are JSON: Content-Type: application/json', { field: 'content-type' });
       const body = req.body as unknown;
@@ -42,9 +43,13 @@ export async function registerEventRoutes(app: FastifyInstance) {
         const err = checkEvent(list[i], Array.isArray(body) ? `[${i}]` : '');
         if (err) throw new ClientError(400, `${err.field}: ${err.message}`, { field: err.field });
       }
+      const events = list as WeblogEvent[];
+      await eventAccess.check(p, events, (i) => (Array.isArray(body) ? `[${i}]` : ''));
       const receivedAt = new Date();
       const tokenRunId = p.kind === 'run' ? p.runId : null;
-      const incoming: IncomingEvent[] = list.map((event) => ({ event: event as WeblogEvent, tokenRunId, receivedAt }));
+      const owner = ownerOf(p);
+      const admin = p.kind === 'api' && p.admin;
+      const incoming: IncomingEvent[] = events.map((event) => ({ event, tokenRunId, owner, admin, receivedAt }));
       if (!ingester.offer(incoming)) throw new ClientError(429, 'the event queue is full; try again shortly');
       return reply.code(202).send({ accepted: incoming.length });
     },

@@ -19,6 +19,7 @@ export async function registerMiscRoutes(app: FastifyInstance) {
         summary: "The pipeline's nextflow_schema.json",
         response: { 200: { type: 'object', additionalProperties: true }, ...E4xx },
       },
+      config: { access: 'read' },
     },
     async () => (await validator()).schemas.params,
   );
@@ -31,6 +32,7 @@ export async function registerMiscRoutes(app: FastifyInstance) {
         querystring: { type: 'object', properties: { input_type: { type: 'string', enum: ['fastq', 'matrix'], default: 'fastq' } } },
         response: { 200: { type: 'object', additionalProperties: true }, ...E4xx },
       },
+      config: { access: 'read' },
     },
     async (req) => {
       const v = await validator();
@@ -63,12 +65,9 @@ export async function registerMiscRoutes(app: FastifyInstance) {
           ...E4xx,
         },
       },
+      config: { access: 'admin' },
     },
     async (req, reply) => {
-      const p = await app.services.auth.authenticate(req.headers.authorization);
-      // A local install with no admin token configured and auth not required is single-user: anyone may mint tokens.
-      const open = !app.services.requireAuth && !app.services.adminConfigured;
-      if (!open && !(p?.kind === 'api' && p.admin)) throw new ClientError(p ? 403 : 401, 'an admin token is required');
       const { name, admin } = req.body as { name: string; admin?: boolean };
       const token = newToken();
       const id = randomUUID();
@@ -112,9 +111,9 @@ export async function registerMiscRoutes(app: FastifyInstance) {
           ...E4xx,
         },
       },
+      config: { access: 'write' },
     },
     async (req, reply) => {
-      await app.requireWriter(req);
       const b = req.body as { uri: string; size?: number; sha256?: string; sample?: string; lane?: number; read?: string };
       const m = FASTQ_NAME.exec(b.uri);
       const rec = {
@@ -139,15 +138,30 @@ export async function registerMiscRoutes(app: FastifyInstance) {
       schema: {
         tags: ['runs'],
         summary: 'Server-sent events: `runs` {ids} whenever runs change (for live lists)',
-        response: { 200: { description: 'event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } } },
+        response: {
+          200: { description: 'event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+          ...E4xx,
+        },
       },
+      config: { access: 'read' },
     },
     async (req, reply) => {
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
       raw.write(': connected\n\n');
-      const unsubscribe = notifier.subscribe((ids) => raw.write(`event: runs\ndata: ${JSON.stringify({ ids })}\n\n`));
+      const p = req.principal;
+      const send = (ids: string[]) => ids.length && raw.write(`event: runs\ndata: ${JSON.stringify({ ids })}\n\n`);
+      // A non-admin token hears only of its own runs (a per-run token of its one run).
+      const visible = async (ids: string[]) =>
+        !p || (p.kind === 'api' && p.admin)
+          ? ids
+          : p.kind === 'run'
+            ? ids.filter((id) => id === p.runId)
+            : store.ownedRunIds(ids, p.tokenId);
+      const unsubscribe = notifier.subscribe((ids) => {
+        visible(ids).then(send, (err) => req.log.warn({ err }, 'run-change stream: owner lookup failed'));
+      });
       const ping = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
       req.raw.on('close', () => {
         clearInterval(ping);

@@ -5,10 +5,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ClientError } from '../../domain/errors.js';
 import type { LogRef, Run } from '../../domain/ports.js';
 import { TERMINAL } from '../../domain/ports.js';
+import { runOf } from '../access.js';
 import { columnsToArrowStream } from '../arrow.js';
 import { FOLLOW_BUFFER_LIMIT, FOLLOW_STALL_MS } from '../limits.js';
 import { idParam, Sample } from '../schemas.js';
-import { E4xx, getRunOr404 } from './runs.js';
+import { E4xx } from './runs.js';
 
 const ARROW = 'application/vnd.apache.arrow.stream';
 const TASK_DONE = new Set(['COMPLETED', 'FAILED', 'ABORTED', 'CACHED']);
@@ -100,7 +101,6 @@ async function followLog(
 
 export async function registerResultRoutes(app: FastifyInstance) {
   const { store, results } = app.services;
-  const runOf = (req: FastifyRequest) => getRunOr404(app, (req.params as { id: string }).id);
 
   app.post(
     '/api/v1/runs/:id/results',
@@ -118,11 +118,13 @@ export async function registerResultRoutes(app: FastifyInstance) {
           ...E4xx,
         },
       },
+      config: { run: 'write' },
     },
     async (req) => {
-      await app.requireWriter(req);
-      const run = await runOf(req);
-      return results.ingest(run.id);
+      const r = await results.ingest(runOf(req).id);
+      // Open pages of the run reload their results.
+      app.services.notifier.changed(runOf(req).id);
+      return r;
     },
   );
 
@@ -135,8 +137,9 @@ export async function registerResultRoutes(app: FastifyInstance) {
         params: idParam,
         response: { 200: { type: 'object', required: ['items'], properties: { items: { type: 'array', items: Sample } } }, ...E4xx },
       },
+      config: { run: 'read' },
     },
-    async (req) => ({ items: await store.samples((await runOf(req)).id) }),
+    async (req) => ({ items: await store.samples(runOf(req).id) }),
   );
 
   app.get(
@@ -148,9 +151,10 @@ export async function registerResultRoutes(app: FastifyInstance) {
         params: idParam,
         response: { 200: { type: 'object', additionalProperties: true }, ...E4xx },
       },
+      config: { run: 'read' },
     },
     async (req) => {
-      const run = await runOf(req);
+      const run = runOf(req);
       const integration = await store.integration(run.id);
       if (!integration) throw new ClientError(404, 'no integration results for this run (not ingested yet?)');
       return integration;
@@ -170,9 +174,10 @@ export async function registerResultRoutes(app: FastifyInstance) {
         },
         response: arrowResponse('Arrow IPC stream, one row per cell kept after QC'),
       },
+      config: { run: 'read' },
     },
     async (req, reply) => {
-      const run = await runOf(req);
+      const run = runOf(req);
       const available = await store.cellColumnNames(run.id);
       const asked = (req.query as { columns?: string }).columns;
       const columns = asked
@@ -203,9 +208,10 @@ export async function registerResultRoutes(app: FastifyInstance) {
         params: idParam,
         response: arrowResponse('Arrow IPC stream'),
       },
+      config: { run: 'read' },
     },
     async (req, reply) => {
-      const run = await runOf(req);
+      const run = runOf(req);
       const r = await store.barcodeRanks(run.id);
       if (!r.rank.length) throw new ClientError(404, 'no barcode ranks for this run (not ingested yet?)');
       return reply.type(ARROW).send(Buffer.from(columnsToArrowStream(r)));
@@ -231,9 +237,10 @@ export async function registerResultRoutes(app: FastifyInstance) {
         querystring: logQuery(),
         response: sseOrText('log text'),
       },
+      config: { run: 'read' },
     },
     async (req, reply) => {
-      const run = await runOf(req);
+      const run = runOf(req);
       const q = req.query as { follow?: boolean; offset?: number };
       if (q.follow)
         return followLog(app, req, reply, async () => {
@@ -260,9 +267,10 @@ export async function registerResultRoutes(app: FastifyInstance) {
         querystring: logQuery({ stream: { type: 'string', enum: ['out', 'err'], default: 'out' } }),
         response: sseOrText('task output'),
       },
+      config: { run: 'read' },
     },
     async (req, reply) => {
-      const run = await runOf(req);
+      const run = runOf(req);
       const { taskId } = req.params as { taskId: number };
       const q = req.query as { follow?: boolean; offset?: number; stream?: 'out' | 'err' };
       const stream = q.stream ?? 'out';

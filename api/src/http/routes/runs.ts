@@ -2,11 +2,13 @@
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ownerOf } from '../../domain/auth.js';
 import { ClientError } from '../../domain/errors.js';
 import type { Run, TaskQuery } from '../../domain/ports.js';
 import { RUN_STATUSES } from '../../domain/ports.js';
 import type { RunRequest } from '../../domain/runs.js';
 import { TASK_FIELDS } from '../../domain/task-fields.js';
+import { runOf } from '../access.js';
 import { csvStream } from '../csv-export.js';
 import { CSV_PAGE_ROWS } from '../limits.js';
 import { idParam, Progress, RunDetail, RunList, RunRequestBody, RunSummary, TaskList, ValidationResult } from '../schemas.js';
@@ -43,12 +45,6 @@ export async function runDetail(app: FastifyInstance, run: Run) {
       wallMs: started !== null ? Math.max(0, end - started) : null,
     },
   };
-}
-
-export async function getRunOr404(app: FastifyInstance, id: string): Promise<Run> {
-  const run = await app.services.store.getRun(id);
-  if (!run) throw new ClientError(404, 'run not found', { field: 'id' });
-  return run;
 }
 
 // Trace bodies are streams (not validated as JSON); their query strings are checked like everywhere else.
@@ -128,8 +124,11 @@ export async function registerRunRoutes(app: FastifyInstance) {
         },
         response: { 200: RunList, ...E4xx },
       },
+      config: { access: 'read' },
     },
     async (req) => {
+      const p = req.principal;
+      if (p?.kind === 'run') throw new ClientError(403, 'a per-run token reads only its own run (GET /runs/{id})');
       const q = req.query as Record<string, unknown>;
       const status = asList(q.status);
       for (const s of status ?? [])
@@ -142,6 +141,8 @@ export async function registerRunRoutes(app: FastifyInstance) {
         from: q.from as string | undefined,
         to: q.to as string | undefined,
         q: q.q as string | undefined,
+        // A non-admin token lists only the runs it submitted.
+        owner: p && !p.admin ? p.tokenId : undefined,
         limit: limit + 1,
         cursor: q.cursor ? decodeCursor(String(q.cursor)) : undefined,
       });
@@ -159,12 +160,12 @@ export async function registerRunRoutes(app: FastifyInstance) {
         body: RunRequestBody,
         response: { 201: RunDetail, ...E4xx },
       },
+      config: { access: 'write' },
     },
     async (req, reply) => {
-      const p = await app.requireWriter(req);
       const body = req.body as RunRequest;
-      const submitter = body.submitter ?? (p?.kind === 'api' ? p.tokenId : undefined);
-      const run = await runs.create({ ...body, submitter });
+      const owner = ownerOf(req.principal);
+      const run = await runs.create({ ...body, submitter: body.submitter ?? owner ?? undefined }, owner);
       return reply.code(201).send(await runDetail(app, run));
     },
   );
@@ -178,14 +179,18 @@ export async function registerRunRoutes(app: FastifyInstance) {
         body: RunRequestBody,
         response: { 200: ValidationResult, ...E4xx },
       },
+      config: { access: 'read' },
     },
     async (req) => runs.validate(req.body as RunRequest),
   );
 
   app.get(
     '/api/v1/runs/:id',
-    { schema: { tags: ['runs'], summary: 'One run with task progress', params: idParam, response: { 200: RunDetail, ...E4xx } } },
-    async (req) => runDetail(app, await getRunOr404(app, (req.params as { id: string }).id)),
+    {
+      schema: { tags: ['runs'], summary: 'One run with task progress', params: idParam, response: { 200: RunDetail, ...E4xx } },
+      config: { run: 'read' },
+    },
+    async (req) => runDetail(app, runOf(req)),
   );
 
   for (const [action, summary] of [
@@ -196,10 +201,10 @@ export async function registerRunRoutes(app: FastifyInstance) {
       `/api/v1/runs/:id/${action}`,
       {
         schema: { tags: ['runs'], summary, params: idParam, response: { [action === 'cancel' ? 200 : 201]: RunDetail, ...E4xx } },
+        config: { run: 'write' },
       },
       async (req, reply) => {
-        await app.requireWriter(req);
-        const id = (req.params as { id: string }).id;
+        const id = runOf(req).id;
         const run = action === 'cancel' ? await runs.cancel(id) : await runs.relaunch(id);
         return reply.code(action === 'cancel' ? 200 : 201).send(await runDetail(app, run));
       },
@@ -240,10 +245,10 @@ export async function registerRunRoutes(app: FastifyInstance) {
           response: { 200: { type: 'object', required: ['rows'], properties: { rows: { type: 'integer' } } }, ...E4xx },
         },
         validatorCompiler: streamBodyCompiler,
+        config: { run: 'write' },
       },
       async (req) => {
-        await app.requireWriter(req);
-        return runs.importTrace((req.params as { id: string }).id, streamOf(req), (req.query as { tz?: string }).tz);
+        return runs.importTrace(runOf(req).id, streamOf(req), (req.query as { tz?: string }).tz);
       },
     );
     scoped.post(
@@ -260,11 +265,12 @@ export async function registerRunRoutes(app: FastifyInstance) {
           },
         },
         validatorCompiler: streamBodyCompiler,
+        config: { access: 'write' },
       },
       async (req, reply) => {
-        await app.requireWriter(req);
         const q = req.query as { tz?: string; name?: string };
-        return reply.code(201).send(await runs.createFromTrace(streamOf(req), { name: q.name, timeZone: q.tz }));
+        const owner = ownerOf(req.principal);
+        return reply.code(201).send(await runs.createFromTrace(streamOf(req), { name: q.name, timeZone: q.tz, owner }));
       },
     );
   });
@@ -290,10 +296,10 @@ export async function registerRunRoutes(app: FastifyInstance) {
           ...E4xx,
         },
       },
+      config: { run: 'read' },
     },
     async (req) => {
-      const run = await getRunOr404(app, (req.params as { id: string }).id);
-      return { items: await store.processes(run.id) };
+      return { items: await store.processes(runOf(req).id) };
     },
   );
 
@@ -332,9 +338,10 @@ export async function registerRunRoutes(app: FastifyInstance) {
           ...E4xx,
         },
       },
+      config: { run: 'read' },
     },
     async (req, reply) => {
-      const run = await getRunOr404(app, (req.params as { id: string }).id);
+      const run = runOf(req);
       const q = req.query as Record<string, unknown>;
       const tq = taskQuery(q);
       if (q.format === 'csv') {

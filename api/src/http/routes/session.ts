@@ -1,0 +1,59 @@
+// Browser sign-in: the UI trades an API token for an HttpOnly cookie, because EventSource (the live views) cannot
+// send an Authorization header. SameSite=Strict keeps other sites from riding on it.
+import type { FastifyInstance } from 'fastify';
+import { ClientError } from '../../domain/errors.js';
+import { SESSION_COOKIE } from '../access.js';
+import { E4xx } from './runs.js';
+
+const Session = {
+  type: 'object',
+  required: ['tokenId', 'admin'],
+  properties: { tokenId: { type: 'string' }, admin: { type: 'boolean' } },
+};
+
+export async function registerSessionRoutes(app: FastifyInstance) {
+  const { auth } = app.services;
+  app.post(
+    '/api/v1/session',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign a browser in with an API token (sets an HttpOnly cookie the UI and its live views send)',
+        security: [],
+        body: {
+          type: 'object',
+          required: ['token'],
+          additionalProperties: false,
+          properties: { token: { type: 'string', minLength: 1, maxLength: 512 } },
+        },
+        response: { 200: Session, ...E4xx },
+      },
+      config: { access: 'open' },
+    },
+    async (req, reply) => {
+      const { token } = req.body as { token: string };
+      const p = await auth.authenticate(`Bearer ${token}`);
+      if (p?.kind !== 'api') throw new ClientError(401, 'that is not an API token of this platform', { field: 'token' });
+      reply.setCookie(SESSION_COOKIE, token, {
+        httpOnly: true,
+        sameSite: 'strict',
+        secure: req.protocol === 'https',
+        path: '/api/',
+      });
+      return { tokenId: p.tokenId, admin: p.admin };
+    },
+  );
+  app.delete(
+    '/api/v1/session',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign the browser out (clears the cookie)',
+        security: [],
+        response: { 204: { type: 'null' }, ...E4xx },
+      },
+      config: { access: 'open' },
+    },
+    async (_req, reply) => reply.clearCookie(SESSION_COOKIE, { path: '/api/' }).code(204).send(),
+  );
+}

@@ -1,0 +1,63 @@
+// With SCRNA_REQUIRE_AUTH on, the UI asks for an API token where the API answers 401, signs the browser in (an
+// HttpOnly cookie the live views send too), and then shows only the signed-in token's runs.
+import t from 'tap';
+import { launchBrowser } from './browser.js';
+import { startPlatform } from './platform.js';
+
+const ADMIN = 'e2e-admin-token-0123456789abcdef';
+const { base, platform, close } = await startPlatform('signin', { requireAuth: true, adminToken: ADMIN });
+const browser = await launchBrowser({ width: 1280, height: 800 });
+t.teardown(async () => {
+  await browser.close();
+  await close();
+});
+const { page } = browser;
+
+async function mint(name: string) {
+  const r = await platform.app.inject({
+    method: 'POST',
+    url: '/api/v1/tokens',
+    payload: { name },
+    headers: { authorization: `Bearer ${ADMIN}` },
+  });
+  return r.json() as { id: string; token: string };
+}
+
+t.test('sign in from the runs page, see own runs only, live stream authorised by the cookie', async (t) => {
+  const alice = await mint('alice');
+  const bob = await mint('bob');
+  for (const [name, owner] of [
+    ['alice-run', alice.id],
+    ['bob-run', bob.id],
+  ] as const)
+    await platform.store.createRun({ id: crypto.randomUUID(), name, status: 'RUNNING', source: 'platform', owner });
+  await page.goto(`${base}/`);
+  const form = page.getByTestId('sign-in');
+  await form.waitFor();
+  t.match(await page.getByRole('alert').first().textContent(), /token is required/, 'the 401 is explained');
+  await page.getByTestId('token-input').fill('wrong-token');
+  await form.getByRole('button', { name: 'Sign in' }).click();
+  await form.getByText('not an API token').waitFor();
+  t.pass('a wrong token is refused with the reason');
+  await page.getByTestId('token-input').fill(alice.token);
+  await form.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByText('alice-run').waitFor();
+  t.equal(await page.getByText('bob-run').count(), 0, "bob's run is not listed for alice");
+  const cookies = await browser.context.cookies(`${base}/api/v1/runs`);
+  t.ok(cookies.find((c) => c.name === 'scrna_token')?.httpOnly, 'the token is kept in an HttpOnly cookie');
+  // EventSource sends the cookie: the stream answers 200 instead of 401.
+  const status = await page.evaluate(
+    (url) =>
+      new Promise<string>((resolve) => {
+        const es = new EventSource(url);
+        const end = (how: string) => {
+          es.close();
+          resolve(how);
+        };
+        es.onopen = () => end('open');
+        es.onerror = () => end('error');
+      }),
+    `${base}/api/v1/stream/runs`,
+  );
+  t.equal(status, 'open', 'the live run stream is authorised by the cookie');
+});

@@ -1,0 +1,29 @@
+import type { Table } from 'apache-arrow';
+import { client } from '$lib/api';
+import { initialColour } from '$lib/cells';
+import { runDependency } from '$lib/run-data';
+import type { PageLoad } from './$types';
+
+type Cells = { table: Table; bytes: number; colour: string };
+// Every change to the run re-runs this load; the embedding (megabytes) is fetched again only when the run's
+// results were ingested anew, and the view keeps its zoom and selection meanwhile.
+let last: { key: string; cells: Promise<Cells> } | null = null;
+
+// Depends on the run, so the embedding loads by itself when the run completes while the page is open.
+export const load: PageLoad = async ({ params, url, fetch, depends, parent }) => {
+  depends(runDependency(params.id));
+  const { run } = await parent();
+  if (run.status !== 'COMPLETED') return { cells: null };
+  const colour = initialColour(url.searchParams.get('colour'));
+  const key = `${run.id}\n${run.resultsIngestedAt ?? ''}\n${colour}`;
+  if (last?.key !== key) {
+    const cells = client(fetch)
+      .cells(params.id, ['umap_x', 'umap_y', colour])
+      .then(({ table, bytes }) => ({ table, bytes, colour }));
+    last = { key, cells };
+    cells.catch(() => {
+      if (last?.cells === cells) last = null;
+    });
+  }
+  return { cells: await last.cells };
+};
