@@ -19,6 +19,7 @@ import type {
   RunStatus,
   RunStore,
   SampleRow,
+  TaskOrder,
   TaskQuery,
   TaskRow,
 } from '../domain/ports.js';
@@ -47,6 +48,7 @@ const FIELD_COLS = TASK_FIELDS.map((f) => `"${f.column}"`);
 const TASK_COLUMNS = ['task_id', 'attempt', 'status', ...TASK_FIELDS.map((f) => f.column)];
 const TEXTUAL = new Set(['status', ...TASK_FIELDS.filter((f) => f.kind === 'str').map((f) => f.column)]);
 const DATES = new Set(TASK_FIELDS.filter((f) => f.kind === 'date').map((f) => f.column));
+const NOT_NULL = new Set(['task_id', 'attempt', 'status']);
 
 function sourceValue(f: (typeof TASK_FIELDS)[number], s = 's'): string {
   return f.kind === 'date' ? `to_timestamp(${s}."${f.column}" / 1000.0)` : `${s}."${f.column}"`;
@@ -617,7 +619,8 @@ export class KyselyStore implements RunStore {
     return out;
   }
 
-  async listTasks(runId: string, q: TaskQuery): Promise<{ items: TaskRow[]; total: number }> {
+  /** WHERE clause and arguments of a task query's filters (values are always bound, columns checked). */
+  private taskFilter(runId: string, filters: TaskQuery['filters']) {
     const args: unknown[] = [runId];
     const arg = (v: unknown) => {
       args.push(v);
@@ -625,22 +628,66 @@ export class KyselyStore implements RunStore {
     };
     const where = ['run_id = $1'];
     const ops = { eq: '=', ne: '<>', gt: '>', gte: '>=', lt: '<', lte: '<=' };
-    for (const f of q.filters) {
+    for (const f of filters) {
       if (!TASK_COLUMNS.includes(f.column)) throw new Error(`unknown column ${f.column}`);
       if (f.op === 'like') where.push(`"${f.column}"::text ILIKE ${arg(`%${f.value.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)}`);
       else if (TEXTUAL.has(f.column)) where.push(`"${f.column}" ${ops[f.op]} ${arg(f.value)}`);
       else if (DATES.has(f.column)) where.push(`"${f.column}" ${ops[f.op]} ${arg(f.value)}::timestamptz`);
       else where.push(`"${f.column}" ${ops[f.op]} ${arg(f.value)}::double precision`);
     }
-    if (!TASK_COLUMNS.includes(q.sort)) throw new Error(`unknown column ${q.sort}`);
+    return { where, args, arg };
+  }
+
+  /** Sort column, then task_id and attempt so the order is total. NULLS only for nullable columns: it would stop the
+   * primary key from serving an ORDER BY task_id. */
+  private taskOrder(sort: string, order: 'asc' | 'desc'): string {
+    if (!TASK_COLUMNS.includes(sort)) throw new Error(`unknown column ${sort}`);
+    const nulls = NOT_NULL.has(sort) ? '' : order === 'desc' ? ' NULLS LAST' : ' NULLS FIRST';
+    return `"${sort}" ${order === 'desc' ? 'DESC' : 'ASC'}${nulls}, task_id ${order === 'desc' ? 'DESC' : 'ASC'}, attempt`;
+  }
+
+  async listTasks(runId: string, q: TaskQuery): Promise<{ items: TaskRow[]; total: number }> {
+    const { where, args, arg } = this.taskFilter(runId, q.filters);
+    const order = this.taskOrder(q.sort, q.order);
     const filter = where.join(' AND ');
     const total = Number((await this.pool.query(`SELECT count(*) AS n FROM tasks WHERE ${filter}`, args)).rows[0].n);
-    const dir = q.order === 'desc' ? 'DESC NULLS LAST' : 'ASC NULLS FIRST';
     const { rows } = await this.pool.query(
-      `SELECT * FROM tasks WHERE ${filter} ORDER BY "${q.sort}" ${dir}, task_id ${q.order === 'desc' ? 'DESC' : 'ASC'}, attempt LIMIT ${arg(q.limit)} OFFSET ${arg(q.offset)}`,
+      `SELECT * FROM tasks WHERE ${filter} ORDER BY ${order} LIMIT ${arg(q.limit)} OFFSET ${arg(q.offset)}`,
       args,
     );
     return { items: rows.map((r) => this.taskRow(r)), total };
+  }
+
+  async *taskPages(runId: string, q: TaskOrder, pageSize: number): AsyncGenerator<TaskRow[]> {
+    const order = this.taskOrder(q.sort, q.order);
+    const col = `"${q.sort}"`;
+    let after: { key: string | null; taskId: number; attempt: number } | null = null;
+    for (;;) {
+      const { where, args, arg } = this.taskFilter(runId, q.filters);
+      if (after) {
+        // The keyset of ORDER BY taskOrder(): rows strictly after the last one sent. The key is the column's text
+        // form, so a timestamptz keeps its microseconds; Postgres types the bare parameter from the column.
+        const [t, a] = [arg(after.taskId), arg(after.attempt)];
+        const desc = q.order === 'desc';
+        const tie = desc ? `(task_id < ${t} OR (task_id = ${t} AND attempt > ${a}))` : `(task_id, attempt) > (${t}, ${a})`;
+        if (q.sort === 'task_id') where.push(tie);
+        else if (after.key === null)
+          where.push(desc ? `(${col} IS NULL AND ${tie})` : `((${col} IS NULL AND ${tie}) OR ${col} IS NOT NULL)`);
+        else {
+          const k = arg(after.key);
+          const beyond = `(${col} ${desc ? '<' : '>'} ${k} OR (${col} = ${k} AND ${tie}))`;
+          where.push(desc && !NOT_NULL.has(q.sort) ? `(${beyond} OR ${col} IS NULL)` : beyond);
+        }
+      }
+      const { rows } = await this.pool.query(
+        `SELECT *, ${col}::text AS "__sort_key" FROM tasks WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ${arg(pageSize)}`,
+        args,
+      );
+      if (rows.length) yield rows.map((r) => this.taskRow(r));
+      if (rows.length < pageSize) return;
+      const last = rows[rows.length - 1];
+      after = { key: last.__sort_key, taskId: last.task_id, attempt: last.attempt };
+    }
   }
 
   async getTask(runId: string, taskId: number): Promise<TaskRow | null> {

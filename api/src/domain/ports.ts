@@ -104,6 +104,9 @@ export interface TaskQuery {
   filters: { column: string; op: 'eq' | 'ne' | 'gt' | 'gte' | 'lt' | 'lte' | 'like'; value: string }[];
 }
 
+/** A task query without its page: what an export iterates over. */
+export type TaskOrder = Pick<TaskQuery, 'sort' | 'order' | 'filters'>;
+
 export type TaskRow = Record<string, unknown>;
 
 export interface IncomingEvent {
@@ -170,6 +173,8 @@ export interface RunStore {
   applyEvents(events: IncomingEvent[]): Promise<{ stored: number; runIds: string[] }>;
   listEvents(runId: string, afterId: number, limit: number): Promise<{ id: number; body: unknown }[]>;
   listTasks(runId: string, q: TaskQuery): Promise<{ items: TaskRow[]; total: number }>;
+  /** Every matching task in listTasks' order, pageSize rows per query (keyset: no connection is held between pages). */
+  taskPages(runId: string, q: TaskOrder, pageSize: number): AsyncIterable<TaskRow[]>;
   getTask(runId: string, taskId: number): Promise<TaskRow | null>;
 
   saveResults(runId: string, bundle: ResultsBundle): Promise<void>;

@@ -20,6 +20,8 @@ import type { ResultsService } from '../domain/results.js';
 import type { RunService } from '../domain/runs.js';
 import type { LaunchValidator } from '../domain/validation.js';
 import { installAccess } from './access.js';
+import { installJsonParser } from './json-body.js';
+import { DEFAULT_BODY_LIMIT } from './limits.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerMiscRoutes } from './routes/misc.js';
 import { registerResultRoutes } from './routes/results.js';
@@ -62,6 +64,8 @@ declare module 'fastify' {
   }
 }
 
+const BODY_ERRORS = new Set(['FST_ERR_CTP_INVALID_JSON_BODY', 'FST_ERR_CTP_BODY_TOO_LARGE']);
+
 export function errorReply(reply: FastifyReply, status: number, message: string, detail: object = {}) {
   return reply
     .code(status)
@@ -86,8 +90,8 @@ function fieldOfValidation(err: {
 export async function buildApp(services: Services, opts: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: opts.logger ?? false,
-    // Exploded OffsetDateTime values make single nf-weblog events tens of KB; batches of them are larger.
-    bodyLimit: 64 * 1024 * 1024,
+    // Routes with larger legitimate bodies (events) raise it; over the limit is a 413 while the body streams in.
+    bodyLimit: DEFAULT_BODY_LIMIT,
     ajv: { customOptions: { allErrors: false, coerceTypes: 'array', removeAdditional: false }, plugins: [] },
     forceCloseConnections: true,
     return503OnClosing: true,
@@ -95,6 +99,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   app.decorate('services', services);
   app.decorate('responseViolations', [] as ResponseViolation[]);
   app.addSchema(ErrorBody);
+  installJsonParser(app);
 
   if (opts.checkResponses) installResponseChecks(app);
 
@@ -126,8 +131,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     // A data exception from Postgres (class 22) can only come from a value the client sent.
     if (/^22/.test(err.code ?? '') && !err.statusCode) return errorReply(reply, 400, `invalid value: ${err.message}`);
     const code = err.statusCode ?? 500;
-    if (code >= 400 && code < 500)
-      return errorReply(reply, code, err.message, err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ? { field: 'body' } : {});
+    if (code >= 400 && code < 500) return errorReply(reply, code, err.message, BODY_ERRORS.has(err.code ?? '') ? { field: 'body' } : {});
     req.log.error({ err }, 'request failed');
     return errorReply(reply, 500, 'internal error');
   });

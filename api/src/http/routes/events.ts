@@ -4,6 +4,7 @@ import { ownerOf } from '../../domain/auth.js';
 import { ClientError } from '../../domain/errors.js';
 import type { IncomingEvent } from '../../domain/ports.js';
 import { checkEvent, type WeblogEvent } from '../../domain/weblog.js';
+import { EVENTS_BODY_LIMIT } from '../limits.js';
 import { WeblogEventSchema } from '../schemas.js';
 import { E4xx } from './runs.js';
 
@@ -26,8 +27,10 @@ export async function registerEventRoutes(app: FastifyInstance) {
           ...E4xx,
         },
       },
-      // Checked by checkEvent below, which names the failing field with its array index.
+      // Checked by checkEvent below, which names the failing field with its array index; the array's maxItems is
+      // enforced on the raw text by the JSON parser (json-body.ts) before anything is parsed.
       validatorCompiler: () => () => true,
+      bodyLimit: EVENTS_BODY_LIMIT,
       config: { access: 'events' },
     },
     async (req, reply) => {

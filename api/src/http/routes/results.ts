@@ -1,4 +1,5 @@
 // Results: manifest ingest, per-sample QC, integration metrics, per-cell data (Arrow), barcode ranks, and logs.
+import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ClientError } from '../../domain/errors.js';
@@ -6,6 +7,7 @@ import type { LogRef, Run } from '../../domain/ports.js';
 import { TERMINAL } from '../../domain/ports.js';
 import { runOf } from '../access.js';
 import { columnsToArrowStream } from '../arrow.js';
+import { FOLLOW_BUFFER_LIMIT, FOLLOW_STALL_MS } from '../limits.js';
 import { idParam, Sample } from '../schemas.js';
 import { E4xx } from './runs.js';
 
@@ -26,7 +28,31 @@ const sseOrText = (description: string) => ({
   ...E4xx,
 });
 
-/** Server-sent events of a log as it grows, until the run (or task) has ended and nothing new arrives. */
+/**
+ * Waits until `raw` has flushed its buffer; false if the client went away or stayed behind for FOLLOW_STALL_MS.
+ * 'drain' fires once the buffer is empty after a write returned false, which is the case whenever we are over the limit.
+ */
+function drained(raw: ServerResponse): Promise<boolean> {
+  return new Promise((resolve) => {
+    const finish = (ok: boolean) => {
+      clearTimeout(timer);
+      raw.off('drain', onDrain);
+      raw.off('close', onClose);
+      resolve(ok);
+    };
+    const onDrain = () => finish(true);
+    const onClose = () => finish(false);
+    const timer = setTimeout(() => finish(false), FOLLOW_STALL_MS);
+    raw.on('drain', onDrain);
+    raw.on('close', onClose);
+  });
+}
+
+/**
+ * Server-sent events of a log as it grows, until the run (or task) has ended and nothing new arrives. At most
+ * FOLLOW_BUFFER_LIMIT unsent bytes (plus one chunk) are held per follower: over it, the next chunk is read only after
+ * the socket drains, and a follower that does not drain within FOLLOW_STALL_MS is dropped.
+ */
 async function followLog(
   app: FastifyInstance,
   req: FastifyRequest,
@@ -42,13 +68,19 @@ async function followLog(
     'x-accel-buffering': 'no',
   });
   let closed = false;
-  req.raw.on('close', () => {
+  raw.on('close', () => {
     closed = true;
   });
   let offset = Number((req.query as { offset?: number }).offset ?? 0);
   let idle = 0;
   try {
     while (!closed) {
+      if (raw.writableLength > FOLLOW_BUFFER_LIMIT && !(await drained(raw))) {
+        if (!closed) req.log.info({ offset, unsent: raw.writableLength }, 'log follower dropped: not reading');
+        // destroy, not end: end() would keep the unsent buffer until the client reads it.
+        raw.destroy();
+        return;
+      }
       const { ref: r, done } = await ref();
       const chunk = await app.services.logs.read(r, offset);
       if (chunk.text) {

@@ -9,6 +9,8 @@ import { RUN_STATUSES } from '../../domain/ports.js';
 import type { RunRequest } from '../../domain/runs.js';
 import { TASK_FIELDS } from '../../domain/task-fields.js';
 import { runOf } from '../access.js';
+import { csvStream } from '../csv-export.js';
+import { CSV_PAGE_ROWS } from '../limits.js';
 import { idParam, Progress, RunDetail, RunList, RunRequestBody, RunSummary, TaskList, ValidationResult } from '../schemas.js';
 
 export const E4xx = { '4xx': { $ref: 'Error#' } };
@@ -93,12 +95,6 @@ function taskQuery(q: Record<string, unknown>): TaskQuery {
     order: q.order === 'desc' ? 'desc' : 'asc',
     filters,
   };
-}
-
-function csvCell(v: unknown): string {
-  if (v === null || v === undefined) return '';
-  const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
-  return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
 export async function registerRunRoutes(app: FastifyInstance) {
@@ -349,13 +345,11 @@ export async function registerRunRoutes(app: FastifyInstance) {
       const q = req.query as Record<string, unknown>;
       const tq = taskQuery(q);
       if (q.format === 'csv') {
-        const { items } = await store.listTasks(run.id, { ...tq, limit: 1_000_000, offset: 0 });
-        const cols = [...TASK_COLUMNS, 'extra'];
-        const lines = [cols.join(','), ...items.map((t) => cols.map((c) => csvCell(t[c])).join(','))];
+        const pages = store.taskPages(run.id, tq, CSV_PAGE_ROWS);
         return reply
           .type('text/csv; charset=utf-8')
           .header('content-disposition', `attachment; filename="tasks-${run.id}.csv"`)
-          .send(`${lines.join('\n')}\n`);
+          .send(csvStream([...TASK_COLUMNS, 'extra'], pages));
       }
       return store.listTasks(run.id, tq);
     },
