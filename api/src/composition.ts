@@ -14,7 +14,7 @@ import { connect, type EmbeddedServer, startEmbedded } from './db/connect.js';
 import { migrate } from './db/migrations.js';
 import { Authenticator } from './domain/auth.js';
 import { DataRoots } from './domain/data-roots.js';
-import { ClientError } from './domain/errors.js';
+import { DomainError } from './domain/errors.js';
 import { EventAccess } from './domain/event-access.js';
 import { EventIngester } from './domain/event-ingester.js';
 import { RunNotifier } from './domain/notifier.js';
@@ -81,8 +81,8 @@ export async function createPlatform(config: Config, opts: AppOptions & { recove
   const validator = () => {
     validatorP ??= LaunchValidator.load(schemaFiles).catch((e) => {
       validatorP = null;
-      throw new ClientError(
-        409,
+      throw new DomainError(
+        'conflict',
         `the pipeline's parameter schemas are not installed (${path.join(config.workflowsDir, 'nextflow_schema.json')}): ${(e as Error).message}`,
       );
     });

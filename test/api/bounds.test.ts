@@ -381,7 +381,14 @@ t.test('bodies: maxItems, nesting depth and size limits, with and without a toke
       resolve({ status: res.statusCode!, sent });
       req.destroy();
     });
-    req.on('error', (err) => (done ? undefined : reject(err)));
+    // The server may close the socket right after its 413, before the client has read it (likelier on a busy
+    // machine): a reset while writing is the same refusal, seen from the client's side.
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (done) return;
+      done = true;
+      if (err.code === 'EPIPE' || err.code === 'ECONNRESET') resolve({ status: 0, sent });
+      else reject(err);
+    });
     const chunk = Buffer.alloc(MiB, 0x20);
     const pump = () => {
       while (!done && sent < planned) {
@@ -393,6 +400,6 @@ t.test('bodies: maxItems, nesting depth and size limits, with and without a toke
     req.write('[');
     pump();
   });
-  t.equal(status, 413);
-  t.ok(sent < planned, `413 after ${sent / MiB} MiB of a ${planned / MiB} MiB body`);
+  t.ok(status === 413 || status === 0, `refused with 413 or a reset (got ${status})`);
+  t.ok(sent < planned, `refused after ${sent / MiB} MiB of a ${planned / MiB} MiB body`);
 });

@@ -1,7 +1,7 @@
 // Tokens and who may do what: API tokens (tokens table, plus the SCRNA_ADMIN_TOKEN bootstrap), per-run tokens (handed
 // to Nextflow), and the ownership rule every run-scoped request goes through.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { ClientError } from './errors.js';
+import { DomainError } from './errors.js';
 import type { Run, RunStore } from './ports.js';
 
 export type Principal = { kind: 'api'; admin: boolean; tokenId: string } | { kind: 'run'; runId: string };
@@ -91,5 +91,7 @@ export const ownerOf = (p: Principal | null): string | null => (p?.kind === 'api
 export function checkNamedRun(p: Principal, platformRunId: string | undefined, field: string): void {
   if (platformRunId === undefined) return;
   if (p.kind === 'run' ? p.runId === platformRunId : p.admin) return;
-  throw new ClientError(403, `${field}: only that run's own token (or an admin token) may report on run ${platformRunId}`, { field });
+  throw new DomainError('forbidden', `${field}: only that run's own token (or an admin token) may report on run ${platformRunId}`, {
+    field,
+  });
 }

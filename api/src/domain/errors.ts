@@ -1,4 +1,4 @@
-// Errors the HTTP layer turns into 4xx answers with the offending field (and line/column for files).
+// What can go wrong with a request, said as kinds; the HTTP layer (http/errors.ts) alone maps kinds to status codes.
 export interface ErrorDetail {
   field?: string;
   row?: number;
@@ -7,14 +7,30 @@ export interface ErrorDetail {
   message: string;
 }
 
-export class ClientError extends Error {
+export type ErrorKind =
+  /** The input is malformed or breaks a rule. */
+  | 'invalid'
+  /** No credentials, or unknown ones. */
+  | 'unauthenticated'
+  /** Credentials that may not do this. */
+  | 'forbidden'
+  | 'not_found'
+  /** The thing's current state does not allow it. */
+  | 'conflict'
+  | 'too_large'
+  | 'unsupported_media'
+  /** Well-formed, but its content does not check out (a checksum, a schema). */
+  | 'unprocessable'
+  /** Full for now: try again shortly. */
+  | 'busy'
+  | 'unavailable';
+
+export class DomainError extends Error {
   constructor(
-    readonly statusCode: number,
+    readonly kind: ErrorKind,
     message: string,
     readonly detail: Omit<ErrorDetail, 'message'> & { errors?: ErrorDetail[] } = {},
   ) {
     super(message);
   }
 }
-
-export const notFound = (what: string) => new ClientError(404, `${what} not found`);

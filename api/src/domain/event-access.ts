@@ -1,6 +1,6 @@
 // Who may report on which run, decided before an event batch is answered 202 (so a refused event is never "accepted").
 import { checkNamedRun, type Principal } from './auth.js';
-import { ClientError } from './errors.js';
+import { DomainError } from './errors.js';
 import type { RunStore } from './ports.js';
 import type { WeblogEvent } from './weblog.js';
 
@@ -23,7 +23,7 @@ export class EventAccess {
       checkNamedRun(p, ev.platformRunId, fieldOf(i) ? `${fieldOf(i)}.platformRunId` : 'platformRunId');
       if (p.kind !== 'api' || p.admin) continue;
       if (!(await this.mayJoin(p.tokenId, ev.runId, ev.runName)))
-        throw new ClientError(403, `${fieldOf(i) || 'event'}: Nextflow run ${ev.runName} (${ev.runId}) belongs to another token`, {
+        throw new DomainError('forbidden', `${fieldOf(i) || 'event'}: Nextflow run ${ev.runName} (${ev.runId}) belongs to another token`, {
           field: fieldOf(i) ? `${fieldOf(i)}.runId` : 'runId',
         });
     }

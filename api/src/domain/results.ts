@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { tableFromIPC } from 'apache-arrow';
-import { ClientError } from './errors.js';
+import { DomainError } from './errors.js';
 import type { CellColumns, OutputRow, ResultStore, ResultsBundle, RunStore, SampleRow, SchemaFiles } from './ports.js';
 
 interface Manifest {
@@ -81,16 +81,16 @@ export class ResultsService {
 
   async ingest(runId: string): Promise<{ samples: number; cells: number; outputs: number }> {
     const run = await this.store.getRun(runId);
-    if (!run) throw new ClientError(404, 'run not found');
-    if (!run.outdir) throw new ClientError(409, 'the run has no output directory');
+    if (!run) throw new DomainError('not_found', 'run not found');
+    if (!run.outdir) throw new DomainError('conflict', 'the run has no output directory');
     const uri = this.files.join(run.outdir, 'manifest.json');
     if (!(await this.files.exists(uri)))
-      throw new ClientError(409, `no manifest.json in ${run.outdir} (the run has not finished?)`, { field: 'manifest' });
+      throw new DomainError('conflict', `no manifest.json in ${run.outdir} (the run has not finished?)`, { field: 'manifest' });
     let manifest: Manifest;
     try {
       manifest = JSON.parse((await this.files.read(uri)).toString('utf8'));
     } catch (e) {
-      throw new ClientError(422, `manifest.json is not JSON: ${(e as Error).message}`, { field: 'manifest' });
+      throw new DomainError('unprocessable', `manifest.json is not JSON: ${(e as Error).message}`, { field: 'manifest' });
     }
     const validate = await this.validate();
     if (!validate(manifest)) {
@@ -98,19 +98,21 @@ export class ResultsService {
         field: `manifest${e.instancePath.replaceAll('/', '.')}`,
         message: e.message ?? e.keyword,
       }));
-      throw new ClientError(422, 'manifest.json does not match its schema', { field: errors[0]?.field, errors });
+      throw new DomainError('unprocessable', 'manifest.json does not match its schema', { field: errors[0]?.field, errors });
     }
     const outputs: OutputRow[] = [];
     for (const o of manifest.outputs ?? []) {
       if (o.path.startsWith('/') || o.path.split('/').includes('..'))
-        throw new ClientError(422, `output path escapes the output directory: ${o.path}`, { field: 'manifest.outputs' });
+        throw new DomainError('unprocessable', `output path escapes the output directory: ${o.path}`, { field: 'manifest.outputs' });
       const f = this.files.join(run.outdir, o.path);
       const size = await this.files.size(f);
-      if (size === null) throw new ClientError(422, `output missing: ${o.path}`, { field: 'manifest.outputs' });
+      if (size === null) throw new DomainError('unprocessable', `output missing: ${o.path}`, { field: 'manifest.outputs' });
       if (size !== o.size)
-        throw new ClientError(422, `size mismatch for ${o.path}: manifest ${o.size}, file ${size}`, { field: 'manifest.outputs' });
+        throw new DomainError('unprocessable', `size mismatch for ${o.path}: manifest ${o.size}, file ${size}`, {
+          field: 'manifest.outputs',
+        });
       const sum = await sha256(this.files, f);
-      if (sum !== o.sha256) throw new ClientError(422, `checksum mismatch for ${o.path}`, { field: 'manifest.outputs' });
+      if (sum !== o.sha256) throw new DomainError('unprocessable', `checksum mismatch for ${o.path}`, { field: 'manifest.outputs' });
       outputs.push({ path: o.path, kind: o.kind, sample: o.sample ?? null, size: o.size, sha256: o.sha256 });
     }
     const samples: SampleRow[] = (manifest.samples ?? []).map((s) => ({
@@ -128,7 +130,7 @@ export class ResultsService {
     for (const o of cellOutputs) {
       const cols = this.arrow(await this.files.read(this.files.join(run.outdir, o.path)), o.path);
       if (!cols.barcode || !cols.sample)
-        throw new ClientError(422, `${o.path} lacks the barcode or sample column`, { field: 'manifest.outputs' });
+        throw new DomainError('unprocessable', `${o.path} lacks the barcode or sample column`, { field: 'manifest.outputs' });
       cells = cells ? concatColumns(cells, cols) : cols;
     }
     const barcodeRanks: ResultsBundle['barcodeRanks'] = [];
@@ -151,7 +153,7 @@ export class ResultsService {
     try {
       return readArrowColumns(buf);
     } catch (e) {
-      throw new ClientError(422, `${p} is not an Arrow IPC file: ${(e as Error).message}`, { field: 'manifest.outputs' });
+      throw new DomainError('unprocessable', `${p} is not an Arrow IPC file: ${(e as Error).message}`, { field: 'manifest.outputs' });
     }
   }
 }

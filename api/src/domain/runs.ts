@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { hashToken, newToken } from './auth.js';
 import type { DataRoots } from './data-roots.js';
-import { ClientError, type ErrorDetail } from './errors.js';
+import { DomainError, type ErrorDetail } from './errors.js';
 import type { RunNotifier } from './notifier.js';
 import type { Launcher, ResultStore, Run, RunStore } from './ports.js';
 import { TERMINAL } from './ports.js';
@@ -106,7 +106,7 @@ export class RunService {
   /** Validates and launches; `owner` is the API token that submits it (null: anonymous on an open install). */
   async create(req: RunRequest, owner: string | null = null): Promise<Run> {
     const v = await this.validate(req);
-    if (!v.valid) throw new ClientError(400, v.errors[0]!.message, { ...v.errors[0], errors: v.errors });
+    if (!v.valid) throw new DomainError('invalid', v.errors[0]!.message, { ...v.errors[0], errors: v.errors });
     const id = randomUUID();
     const token = newToken();
     const { launchDir, outdir } = this.d.launcher.workspace(id);
@@ -243,8 +243,8 @@ export class RunService {
 
   async cancel(runId: string): Promise<Run> {
     const run = await this.d.store.getRun(runId);
-    if (!run) throw new ClientError(404, 'run not found');
-    if (TERMINAL.has(run.status)) throw new ClientError(409, `the run is already ${run.status}`);
+    if (!run) throw new DomainError('not_found', 'run not found');
+    if (TERMINAL.has(run.status)) throw new DomainError('conflict', `the run is already ${run.status}`);
     if (run.source !== 'platform' || !run.nativeId) {
       // Not started by this platform (or never launched): nothing to stop, record the decision.
       await this.d.store.advanceRun(runId, 'CANCELLED', { completedAt: new Date().toISOString() });
@@ -259,9 +259,10 @@ export class RunService {
   /** A new run in the same launch directory with -resume, so finished tasks come from the cache. */
   async relaunch(runId: string): Promise<Run> {
     const prev = await this.d.store.getRun(runId);
-    if (!prev) throw new ClientError(404, 'run not found');
-    if (prev.source !== 'platform' || !prev.launchDir) throw new ClientError(409, 'only runs launched by the platform can be relaunched');
-    if (!TERMINAL.has(prev.status)) throw new ClientError(409, `the run is still ${prev.status}: cancel it first`);
+    if (!prev) throw new DomainError('not_found', 'run not found');
+    if (prev.source !== 'platform' || !prev.launchDir)
+      throw new DomainError('conflict', 'only runs launched by the platform can be relaunched');
+    if (!TERMINAL.has(prev.status)) throw new DomainError('conflict', `the run is still ${prev.status}: cancel it first`);
     const token = newToken();
     const id = randomUUID();
     const run = await this.d.store.createRun({
@@ -297,15 +298,15 @@ export class RunService {
   /** Imports a trace upload into a run; the whole file or nothing. */
   async importTrace(runId: string, body: AsyncIterable<Uint8Array | string>, timeZone = 'UTC'): Promise<{ rows: number }> {
     const tzError = checkTimeZone(timeZone);
-    if (tzError) throw new ClientError(400, tzError, { field: 'timeZone' });
-    if (!(await this.d.store.getRun(runId))) throw new ClientError(404, 'run not found');
+    if (tzError) throw new DomainError('invalid', tzError, { field: 'timeZone' });
+    if (!(await this.d.store.getRun(runId))) throw new DomainError('not_found', 'run not found');
     try {
       const r = await this.d.store.importTasks(runId, scanTrace(body, { timeZone }));
       this.d.notifier.changed(runId);
       return r;
     } catch (e) {
       if (e instanceof TraceParseError)
-        throw new ClientError(400, e.message, { field: e.field ?? 'trace', line: e.line, column: e.column });
+        throw new DomainError('invalid', e.message, { field: e.field ?? 'trace', line: e.line, column: e.column });
       throw e;
     }
   }
@@ -316,7 +317,7 @@ export class RunService {
     opts: { name?: string; timeZone?: string; labels?: Record<string, string>; owner?: string | null },
   ) {
     const tzError = checkTimeZone(opts.timeZone ?? 'UTC');
-    if (tzError) throw new ClientError(400, tzError, { field: 'timeZone' });
+    if (tzError) throw new DomainError('invalid', tzError, { field: 'timeZone' });
     const id = randomUUID();
     const run = await this.d.store.createRun({
       id,
@@ -345,7 +346,7 @@ export class RunService {
     } catch (e) {
       await this.d.store.deleteRun(run.id);
       if (e instanceof TraceParseError)
-        throw new ClientError(400, e.message, { field: e.field ?? 'trace', line: e.line, column: e.column });
+        throw new DomainError('invalid', e.message, { field: e.field ?? 'trace', line: e.line, column: e.column });
       throw e;
     }
   }

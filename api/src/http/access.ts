@@ -8,7 +8,7 @@
 // and, on routes under /runs/:id, `run: 'read' | 'write'`: the run is loaded once and must be the caller's.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { mayAccessRun, type Principal, type RunAccess } from '../domain/auth.js';
-import { ClientError } from '../domain/errors.js';
+import { DomainError } from '../domain/errors.js';
 import type { Run } from '../domain/ports.js';
 
 export type Access = 'open' | 'read' | 'write' | 'events' | 'admin';
@@ -50,20 +50,22 @@ export function installAccess(app: FastifyInstance) {
     const cookie = req.cookies[SESSION_COOKIE];
     const header = req.headers.authorization ?? (cookie ? `Bearer ${cookie}` : undefined);
     req.principal = await auth.authenticate(header);
-    if (header !== undefined && !req.principal) throw new ClientError(401, 'the Authorization header holds no valid token');
+    if (header !== undefined && !req.principal) throw new DomainError('unauthenticated', 'the Authorization header holds no valid token');
     const p = req.principal;
     if (access === 'events') {
-      if (!p) throw new ClientError(401, 'a per-run or API token is required (Authorization: Bearer <token> or Basic user:token)');
+      if (!p)
+        throw new DomainError('unauthenticated', 'a per-run or API token is required (Authorization: Bearer <token> or Basic user:token)');
       return;
     }
     if (access === 'admin') {
       if (!requireAuth && !adminConfigured) return;
-      if (!(p?.kind === 'api' && p.admin)) throw new ClientError(p ? 403 : 401, 'an admin token is required');
+      if (!(p?.kind === 'api' && p.admin)) throw new DomainError(p ? 'forbidden' : 'unauthenticated', 'an admin token is required');
       return;
     }
     if (!requireAuth) return;
-    if (!p) throw new ClientError(401, NEED_TOKEN);
-    if (access === 'write' && p.kind !== 'api') throw new ClientError(403, 'a per-run token can only send events; use an API token');
+    if (!p) throw new DomainError('unauthenticated', NEED_TOKEN);
+    if (access === 'write' && p.kind !== 'api')
+      throw new DomainError('forbidden', 'a per-run token can only send events; use an API token');
   });
 
   app.addHook('preHandler', async (req) => {
@@ -72,8 +74,8 @@ export function installAccess(app: FastifyInstance) {
     const id = (req.params as { id: string }).id;
     const run = await store.getRun(id);
     // Another owner's run answers exactly like a missing one, so run ids cannot be probed.
-    if (!run || !mayAccessRun(req.principal, run, scope, requireAuth)) throw new ClientError(404, 'run not found', { field: 'id' });
-    if (scope === 'write' && requireAuth && req.principal?.kind !== 'api') throw new ClientError(403, NEED_TOKEN);
+    if (!run || !mayAccessRun(req.principal, run, scope, requireAuth)) throw new DomainError('not_found', 'run not found', { field: 'id' });
+    if (scope === 'write' && requireAuth && req.principal?.kind !== 'api') throw new DomainError('forbidden', NEED_TOKEN);
     req.run = run;
   });
 }

@@ -1,7 +1,6 @@
 // The Fastify application: OpenAPI (generated from the route schemas), error mapping (4xx with the field, never a
 // 5xx for client input), optional response checking against the declared schemas, and the built UI at /.
 import { existsSync } from 'node:fs';
-import { STATUS_CODES } from 'node:http';
 import path from 'node:path';
 import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
@@ -9,9 +8,9 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import type { Authenticator } from '../domain/auth.js';
-import { ClientError } from '../domain/errors.js';
+import { DomainError } from '../domain/errors.js';
 import type { EventAccess } from '../domain/event-access.js';
 import type { EventIngester } from '../domain/event-ingester.js';
 import type { RunNotifier } from '../domain/notifier.js';
@@ -20,6 +19,7 @@ import type { ResultsService } from '../domain/results.js';
 import type { RunService } from '../domain/runs.js';
 import type { LaunchValidator } from '../domain/validation.js';
 import { installAccess } from './access.js';
+import { errorReply, STATUS_OF } from './errors.js';
 import { installJsonParser } from './json-body.js';
 import { DEFAULT_BODY_LIMIT } from './limits.js';
 import { registerEventRoutes } from './routes/events.js';
@@ -65,13 +65,6 @@ declare module 'fastify' {
 }
 
 const BODY_ERRORS = new Set(['FST_ERR_CTP_INVALID_JSON_BODY', 'FST_ERR_CTP_BODY_TOO_LARGE']);
-
-export function errorReply(reply: FastifyReply, status: number, message: string, detail: object = {}) {
-  return reply
-    .code(status)
-    .type('application/json')
-    .send({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message, ...detail });
-}
 
 function fieldOfValidation(err: {
   validation?: { instancePath: string; params: Record<string, unknown> }[];
@@ -126,7 +119,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: never; validationContext?: string; code?: string }, req, reply) => {
-    if (err instanceof ClientError) return errorReply(reply, err.statusCode, err.message, err.detail);
+    if (err instanceof DomainError) return errorReply(reply, STATUS_OF[err.kind], err.message, err.detail);
     if (err.validation) return errorReply(reply, 400, `${fieldOfValidation(err)}: ${err.message}`, { field: fieldOfValidation(err) });
     // A data exception from Postgres (class 22) can only come from a value the client sent.
     if (/^22/.test(err.code ?? '') && !err.statusCode) return errorReply(reply, 400, `invalid value: ${err.message}`);

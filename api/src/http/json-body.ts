@@ -1,7 +1,7 @@
 // The application/json parser of every route: refuses bodies nested deeper than MAX_JSON_DEPTH and top-level arrays
 // longer than the route schema's maxItems on the raw text, before JSON.parse builds anything.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ClientError } from '../domain/errors.js';
+import { DomainError } from '../domain/errors.js';
 import { MAX_JSON_DEPTH } from './limits.js';
 
 /** maxItems of the body schema's top-level array form (also inside anyOf/oneOf), if every array form has one. */
@@ -51,7 +51,7 @@ export function installJsonParser(app: FastifyInstance) {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req: FastifyRequest, body, done) => {
     const text = body as string; // parseAs: 'string'
     const problem = scanJson(text, MAX_JSON_DEPTH, topLevelMaxItems(req.routeOptions.schema?.body));
-    if (problem) return done(new ClientError(400, problem, { field: 'body' }), undefined);
+    if (problem) return done(new DomainError('invalid', problem, { field: 'body' }), undefined);
     return parse(req, text, done);
   });
 }

@@ -1,7 +1,7 @@
 // POST /api/v1/events: nf-weblog JSON (one event or an array), queued and answered 202 at once.
 import type { FastifyInstance } from 'fastify';
 import { ownerOf } from '../../domain/auth.js';
-import { ClientError } from '../../domain/errors.js';
+import { DomainError } from '../../domain/errors.js';
 import type { IncomingEvent } from '../../domain/ports.js';
 import { checkEvent, type WeblogEvent } from '../../domain/weblog.js';
 import { EVENTS_BODY_LIMIT } from '../limits.js';
@@ -36,12 +36,12 @@ export async function registerEventRoutes(app: FastifyInstance) {
     async (req, reply) => {
       const p = req.principal!;
       if (!/json/i.test(req.headers['content-type'] ?? ''))
-        throw new ClientError(415, 'events are JSON: Content-Type: application/json', { field: 'content-type' });
+        throw new DomainError('unsupported_media', 'events are JSON: Content-Type: application/json', { field: 'content-type' });
       const body = req.body as unknown;
       const list = Array.isArray(body) ? body : [body];
       for (let i = 0; i < list.length; i++) {
         const err = checkEvent(list[i], Array.isArray(body) ? `[${i}]` : '');
-        if (err) throw new ClientError(400, `${err.field}: ${err.message}`, { field: err.field });
+        if (err) throw new DomainError('invalid', `${err.field}: ${err.message}`, { field: err.field });
       }
       const events = list as WeblogEvent[];
       await eventAccess.check(p, events, (i) => (Array.isArray(body) ? `[${i}]` : ''));
@@ -50,7 +50,7 @@ export async function registerEventRoutes(app: FastifyInstance) {
       const owner = ownerOf(p);
       const admin = p.kind === 'api' && p.admin;
       const incoming: IncomingEvent[] = events.map((event) => ({ event, tokenRunId, owner, admin, receivedAt }));
-      if (!ingester.offer(incoming)) throw new ClientError(429, 'the event queue is full; try again shortly');
+      if (!ingester.offer(incoming)) throw new DomainError('busy', 'the event queue is full; try again shortly');
       return reply.code(202).send({ accepted: incoming.length });
     },
   );

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { hashToken, newToken } from '../../domain/auth.js';
-import { ClientError } from '../../domain/errors.js';
+import { DomainError } from '../../domain/errors.js';
 import { E4xx } from './runs.js';
 
 // bcl2fastq naming: <sample>_S<n>_L<lane>_<R1|R2|I1|I2>_001.fastq[.gz]
@@ -38,7 +38,7 @@ export async function registerMiscRoutes(app: FastifyInstance) {
       const v = await validator();
       const t = (req.query as { input_type?: string }).input_type ?? 'fastq';
       const s = v.schemas.samplesheets[t];
-      if (!s) throw new ClientError(404, `this pipeline has no ${t} samplesheet`, { field: 'input_type' });
+      if (!s) throw new DomainError('not_found', `this pipeline has no ${t} samplesheet`, { field: 'input_type' });
       return s;
     },
   );

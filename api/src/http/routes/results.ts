@@ -2,7 +2,7 @@
 import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ClientError } from '../../domain/errors.js';
+import { DomainError } from '../../domain/errors.js';
 import type { LogRef, Run } from '../../domain/ports.js';
 import { TERMINAL } from '../../domain/ports.js';
 import { runOf } from '../access.js';
@@ -156,7 +156,7 @@ export async function registerResultRoutes(app: FastifyInstance) {
     async (req) => {
       const run = runOf(req);
       const integration = await store.integration(run.id);
-      if (!integration) throw new ClientError(404, 'no integration results for this run (not ingested yet?)');
+      if (!integration) throw new DomainError('not_found', 'no integration results for this run (not ingested yet?)');
       return integration;
     },
   );
@@ -192,9 +192,9 @@ export async function registerResultRoutes(app: FastifyInstance) {
         : null;
       for (const c of columns ?? [])
         if (!available.includes(c))
-          throw new ClientError(400, `unknown column '${c}' (have ${available.join(', ')})`, { field: 'columns' });
+          throw new DomainError('invalid', `unknown column '${c}' (have ${available.join(', ')})`, { field: 'columns' });
       const cols = await store.cells(run.id, columns);
-      if (!cols) throw new ClientError(404, 'no per-cell data for this run (not ingested yet?)');
+      if (!cols) throw new DomainError('not_found', 'no per-cell data for this run (not ingested yet?)');
       return reply.type(ARROW).send(Buffer.from(columnsToArrowStream(cols)));
     },
   );
@@ -213,7 +213,7 @@ export async function registerResultRoutes(app: FastifyInstance) {
     async (req, reply) => {
       const run = runOf(req);
       const r = await store.barcodeRanks(run.id);
-      if (!r.rank.length) throw new ClientError(404, 'no barcode ranks for this run (not ingested yet?)');
+      if (!r.rank.length) throw new DomainError('not_found', 'no barcode ranks for this run (not ingested yet?)');
       return reply.type(ARROW).send(Buffer.from(columnsToArrowStream(r)));
     },
   );
@@ -248,7 +248,7 @@ export async function registerResultRoutes(app: FastifyInstance) {
           return { ref: { kind: 'run', run: r }, done: TERMINAL.has(r.status) };
         });
       const chunk = await app.services.logs.read({ kind: 'run', run }, q.offset ?? 0);
-      if (!chunk.exists) throw new ClientError(404, 'no log for this run');
+      if (!chunk.exists) throw new DomainError('not_found', 'no log for this run');
       return reply.type('text/plain; charset=utf-8').header('x-log-offset', String(chunk.offset)).send(chunk.text);
     },
   );
@@ -275,7 +275,7 @@ export async function registerResultRoutes(app: FastifyInstance) {
       const q = req.query as { follow?: boolean; offset?: number; stream?: 'out' | 'err' };
       const stream = q.stream ?? 'out';
       const task = await store.getTask(run.id, taskId);
-      if (!task) throw new ClientError(404, 'task not found', { field: 'taskId' });
+      if (!task) throw new DomainError('not_found', 'task not found', { field: 'taskId' });
       if (q.follow)
         return followLog(app, req, reply, async () => {
           const t = (await store.getTask(run.id, taskId))!;
@@ -283,7 +283,8 @@ export async function registerResultRoutes(app: FastifyInstance) {
           return { ref: { kind: 'task', run: r, task: t, stream }, done: TASK_DONE.has(String(t.status)) || TERMINAL.has(r.status) };
         });
       const chunk = await app.services.logs.read({ kind: 'task', run, task, stream }, q.offset ?? 0);
-      if (!chunk.exists) throw new ClientError(404, `no .command.${stream} for this task (not started, or its work directory is gone)`);
+      if (!chunk.exists)
+        throw new DomainError('not_found', `no .command.${stream} for this task (not started, or its work directory is gone)`);
       return reply.type('text/plain; charset=utf-8').header('x-log-offset', String(chunk.offset)).send(chunk.text);
     },
   );

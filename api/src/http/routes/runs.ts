@@ -3,7 +3,7 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ownerOf } from '../../domain/auth.js';
-import { ClientError } from '../../domain/errors.js';
+import { DomainError } from '../../domain/errors.js';
 import type { Run, TaskQuery } from '../../domain/ports.js';
 import { RUN_STATUSES } from '../../domain/ports.js';
 import type { RunRequest } from '../../domain/runs.js';
@@ -29,7 +29,7 @@ function decodeCursor(c: string): { createdAt: string; id: string } {
     if (typeof createdAt !== 'string' || Number.isNaN(Date.parse(createdAt)) || !/^[0-9a-f-]{36}$/i.test(id)) throw new Error();
     return { createdAt, id };
   } catch {
-    throw new ClientError(400, 'cursor is not one this API returned', { field: 'cursor' });
+    throw new DomainError('invalid', 'cursor is not one this API returned', { field: 'cursor' });
   }
 }
 
@@ -69,7 +69,7 @@ const asList = (v: unknown): string[] | undefined =>
 
 function taskQuery(q: Record<string, unknown>): TaskQuery {
   const sort = String(q.sort ?? 'task_id');
-  if (!TASK_COLUMNS.includes(sort)) throw new ClientError(400, `cannot sort by '${sort}'`, { field: 'sort' });
+  if (!TASK_COLUMNS.includes(sort)) throw new DomainError('invalid', `cannot sort by '${sort}'`, { field: 'sort' });
   const filters: TaskQuery['filters'] = [];
   for (const col of TASK_COLUMNS) {
     const raw = q[col];
@@ -82,9 +82,9 @@ function taskQuery(q: Record<string, unknown>): TaskQuery {
       const field = TASK_FIELDS.find((f) => f.column === col);
       const kind = col === 'status' ? 'str' : col === 'task_id' || col === 'attempt' ? 'int' : field!.kind;
       if (op !== 'like' && kind === 'date' && !(ISO_DATE.test(value) && !Number.isNaN(Date.parse(value))))
-        throw new ClientError(400, `'${value}' is not a date`, { field: col });
+        throw new DomainError('invalid', `'${value}' is not a date`, { field: col });
       if (op !== 'like' && kind !== 'str' && kind !== 'date' && !/^-?\d+(\.\d+)?$/.test(value))
-        throw new ClientError(400, `'${value}' is not a number`, { field: col });
+        throw new DomainError('invalid', `'${value}' is not a number`, { field: col });
       filters.push({ column: col, op, value });
     }
   }
@@ -128,11 +128,11 @@ export async function registerRunRoutes(app: FastifyInstance) {
     },
     async (req) => {
       const p = req.principal;
-      if (p?.kind === 'run') throw new ClientError(403, 'a per-run token reads only its own run (GET /runs/{id})');
+      if (p?.kind === 'run') throw new DomainError('forbidden', 'a per-run token reads only its own run (GET /runs/{id})');
       const q = req.query as Record<string, unknown>;
       const status = asList(q.status);
       for (const s of status ?? [])
-        if (!RUN_STATUSES.includes(s as never)) throw new ClientError(400, `unknown status '${s}'`, { field: 'status' });
+        if (!RUN_STATUSES.includes(s as never)) throw new DomainError('invalid', `unknown status '${s}'`, { field: 'status' });
       const limit = Number(q.limit ?? 50);
       const { items, total } = await store.listRuns({
         status,
@@ -231,7 +231,7 @@ export async function registerRunRoutes(app: FastifyInstance) {
     const streamOf = (req: FastifyRequest): AsyncIterable<Uint8Array | string> => {
       const b = req.body as unknown;
       if (b && typeof (b as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') return b as AsyncIterable<Uint8Array>;
-      throw new ClientError(415, `send the trace as one of ${TEXT_BODY.join(', ')}`, { field: 'body' });
+      throw new DomainError('unsupported_media', `send the trace as one of ${TEXT_BODY.join(', ')}`, { field: 'body' });
     };
     scoped.post(
       '/api/v1/runs/:id/trace',

@@ -1,7 +1,7 @@
 // Browser sign-in: the UI trades an API token for an HttpOnly cookie, because EventSource (the live views) cannot
 // send an Authorization header. SameSite=Strict keeps other sites from riding on it.
 import type { FastifyInstance } from 'fastify';
-import { ClientError } from '../../domain/errors.js';
+import { DomainError } from '../../domain/errors.js';
 import { SESSION_COOKIE } from '../access.js';
 import { E4xx } from './runs.js';
 
@@ -33,7 +33,7 @@ export async function registerSessionRoutes(app: FastifyInstance) {
     async (req, reply) => {
       const { token } = req.body as { token: string };
       const p = await auth.authenticate(`Bearer ${token}`);
-      if (p?.kind !== 'api') throw new ClientError(401, 'that is not an API token of this platform', { field: 'token' });
+      if (p?.kind !== 'api') throw new DomainError('unauthenticated', 'that is not an API token of this platform', { field: 'token' });
       reply.setCookie(SESSION_COOKIE, token, {
         httpOnly: true,
         sameSite: 'strict',
