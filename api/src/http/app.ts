@@ -22,11 +22,11 @@ import { installAccess } from './access.js';
 import { errorReply, STATUS_OF } from './errors.js';
 import { installJsonParser } from './json-body.js';
 import { DEFAULT_BODY_LIMIT } from './limits.js';
-import { registerEventRoutes } from './routes/events.js';
-import { registerMiscRoutes } from './routes/misc.js';
-import { registerResultRoutes } from './routes/results.js';
-import { registerRunRoutes } from './routes/runs.js';
-import { registerSessionRoutes } from './routes/session.js';
+import { eventRoutes } from './routes/events.js';
+import { miscRoutes } from './routes/misc.js';
+import { resultRoutes } from './routes/results.js';
+import { runRoutes } from './routes/runs.js';
+import { sessionRoutes } from './routes/session.js';
 import { ErrorBody } from './schemas.js';
 
 export interface Services {
@@ -143,11 +143,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   });
   app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { access: 'open' } }, async () => app.swagger());
 
-  await registerRunRoutes(app);
-  await registerEventRoutes(app);
-  await registerResultRoutes(app);
-  await registerMiscRoutes(app);
-  await registerSessionRoutes(app);
+  for (const routes of [runRoutes, eventRoutes, resultRoutes, miscRoutes, sessionRoutes]) await app.register(routes, { prefix: '/api/v1' });
 
   const ui = services.uiBuildDir;
   if (ui && existsSync(path.join(ui, 'index.html'))) {

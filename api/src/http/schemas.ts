@@ -4,7 +4,10 @@ import { RUN_STATUSES } from '../domain/ports.js';
 import { TASK_FIELDS, TASK_STATUSES } from '../domain/task-fields.js';
 
 const nullable = (type: string, extra: object = {}) => ({ type: [type, 'null'], ...extra });
-const freeObject = { type: 'object', additionalProperties: true };
+const freeObject = { type: 'object', additionalProperties: true } as const;
+
+/** Every route's 4xx answer: the shared error body. */
+export const E4xx = { '4xx': { $ref: 'Error#' } } as const;
 
 export const ErrorDetail = {
   type: 'object',
@@ -116,7 +119,7 @@ export const RunRequestBody = {
     labels: { type: 'object', additionalProperties: { type: 'string' }, maxProperties: 64 },
     submitter: { type: 'string', maxLength: 200 },
   },
-};
+} as const;
 
 export const ValidationResult = {
   type: 'object',
@@ -186,4 +189,4 @@ export const WeblogEventSchema = {
   },
 };
 
-export const idParam = { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } };
+export const idParam = { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } } as const;

@@ -1,17 +1,16 @@
 // POST /api/v1/events: nf-weblog JSON (one event or an array), queued and answered 202 at once.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts';
 import { ownerOf } from '../../domain/auth.js';
 import { DomainError } from '../../domain/errors.js';
 import type { IncomingEvent } from '../../domain/ports.js';
 import { checkEvent, type WeblogEvent } from '../../domain/weblog.js';
 import { EVENTS_BODY_LIMIT } from '../limits.js';
-import { WeblogEventSchema } from '../schemas.js';
-import { E4xx } from './runs.js';
+import { E4xx, WeblogEventSchema } from '../schemas.js';
 
-export async function registerEventRoutes(app: FastifyInstance) {
+export const eventRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
   const { eventAccess, ingester } = app.services;
   app.post(
-    '/api/v1/events',
+    '/events',
     {
       schema: {
         tags: ['events'],
@@ -54,4 +53,4 @@ export async function registerEventRoutes(app: FastifyInstance) {
       return reply.code(202).send({ accepted: incoming.length });
     },
   );
-}
+};

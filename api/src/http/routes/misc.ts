@@ -1,18 +1,19 @@
 // Pipeline schemas for forms, API tokens, FASTQ upload registration, and the live run-change stream.
+
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts';
 import { hashToken, newToken } from '../../domain/auth.js';
 import { DomainError } from '../../domain/errors.js';
-import { E4xx } from './runs.js';
+import { E4xx } from '../schemas.js';
 
 // bcl2fastq naming: <sample>_S<n>_L<lane>_<R1|R2|I1|I2>_001.fastq[.gz]
 const FASTQ_NAME = /(?:^|\/)([^/]+?)_S\d+_L(\d{3})_([RI][12])_\d{3}\.f(?:ast)?q(?:\.gz)?$/;
 
-export async function registerMiscRoutes(app: FastifyInstance) {
+export const miscRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
   const { store, notifier, validator } = app.services;
 
   app.get(
-    '/api/v1/schema/params',
+    '/schema/params',
     {
       schema: {
         tags: ['schema'],
@@ -24,7 +25,7 @@ export async function registerMiscRoutes(app: FastifyInstance) {
     async () => (await validator()).schemas.params,
   );
   app.get(
-    '/api/v1/schema/samplesheet',
+    '/schema/samplesheet',
     {
       schema: {
         tags: ['schema'],
@@ -36,7 +37,7 @@ export async function registerMiscRoutes(app: FastifyInstance) {
     },
     async (req) => {
       const v = await validator();
-      const t = (req.query as { input_type?: string }).input_type ?? 'fastq';
+      const t = req.query.input_type ?? 'fastq';
       const s = v.schemas.samplesheets[t];
       if (!s) throw new DomainError('not_found', `this pipeline has no ${t} samplesheet`, { field: 'input_type' });
       return s;
@@ -44,7 +45,7 @@ export async function registerMiscRoutes(app: FastifyInstance) {
   );
 
   app.post(
-    '/api/v1/tokens',
+    '/tokens',
     {
       schema: {
         tags: ['auth'],
@@ -68,7 +69,7 @@ export async function registerMiscRoutes(app: FastifyInstance) {
       config: { access: 'admin' },
     },
     async (req, reply) => {
-      const { name, admin } = req.body as { name: string; admin?: boolean };
+      const { name, admin } = req.body;
       const token = newToken();
       const id = randomUUID();
       await store.createToken({ id, name, hash: hashToken(token), admin: !!admin });
@@ -77,7 +78,7 @@ export async function registerMiscRoutes(app: FastifyInstance) {
   );
 
   app.post(
-    '/api/v1/uploads',
+    '/uploads',
     {
       schema: {
         tags: ['uploads'],
@@ -114,7 +115,7 @@ export async function registerMiscRoutes(app: FastifyInstance) {
       config: { access: 'write' },
     },
     async (req, reply) => {
-      const b = req.body as { uri: string; size?: number; sha256?: string; sample?: string; lane?: number; read?: string };
+      const b = req.body;
       const m = FASTQ_NAME.exec(b.uri);
       const rec = {
         id: randomUUID(),
@@ -133,7 +134,7 @@ export async function registerMiscRoutes(app: FastifyInstance) {
   );
 
   app.get(
-    '/api/v1/stream/runs',
+    '/stream/runs',
     {
       schema: {
         tags: ['runs'],
@@ -170,4 +171,4 @@ export async function registerMiscRoutes(app: FastifyInstance) {
       });
     },
   );
-}
+};

@@ -1,6 +1,8 @@
 // Results: manifest ingest, per-sample QC, integration metrics, per-cell data (Arrow), barcode ranks, and logs.
+
 import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../../domain/errors.js';
 import type { LogRef, Run } from '../../domain/ports.js';
@@ -8,8 +10,7 @@ import { TERMINAL } from '../../domain/ports.js';
 import { runOf } from '../access.js';
 import { columnsToArrowStream } from '../arrow.js';
 import { FOLLOW_BUFFER_LIMIT, FOLLOW_STALL_MS } from '../limits.js';
-import { idParam, Sample } from '../schemas.js';
-import { E4xx } from './runs.js';
+import { E4xx, idParam, Sample } from '../schemas.js';
 
 const ARROW = 'application/vnd.apache.arrow.stream';
 const TASK_DONE = new Set(['COMPLETED', 'FAILED', 'ABORTED', 'CACHED']);
@@ -99,11 +100,11 @@ async function followLog(
   }
 }
 
-export async function registerResultRoutes(app: FastifyInstance) {
+export const resultRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
   const { store, results } = app.services;
 
   app.post(
-    '/api/v1/runs/:id/results',
+    '/runs/:id/results',
     {
       schema: {
         tags: ['results'],
@@ -129,7 +130,7 @@ export async function registerResultRoutes(app: FastifyInstance) {
   );
 
   app.get(
-    '/api/v1/runs/:id/samples',
+    '/runs/:id/samples',
     {
       schema: {
         tags: ['results'],
@@ -143,7 +144,7 @@ export async function registerResultRoutes(app: FastifyInstance) {
   );
 
   app.get(
-    '/api/v1/runs/:id/integration',
+    '/runs/:id/integration',
     {
       schema: {
         tags: ['results'],
@@ -162,7 +163,7 @@ export async function registerResultRoutes(app: FastifyInstance) {
   );
 
   app.get(
-    '/api/v1/runs/:id/cells',
+    '/runs/:id/cells',
     {
       schema: {
         tags: ['results'],
@@ -179,7 +180,7 @@ export async function registerResultRoutes(app: FastifyInstance) {
     async (req, reply) => {
       const run = runOf(req);
       const available = await store.cellColumnNames(run.id);
-      const asked = (req.query as { columns?: string }).columns;
+      const asked = req.query.columns;
       const columns = asked
         ? [
             ...new Set(
@@ -200,7 +201,7 @@ export async function registerResultRoutes(app: FastifyInstance) {
   );
 
   app.get(
-    '/api/v1/runs/:id/barcode-ranks',
+    '/runs/:id/barcode-ranks',
     {
       schema: {
         tags: ['results'],
@@ -218,30 +219,26 @@ export async function registerResultRoutes(app: FastifyInstance) {
     },
   );
 
-  const logQuery = (extra: object = {}) => ({
-    type: 'object',
-    properties: {
-      follow: { type: 'boolean', default: false, description: 'server-sent events until the run ends' },
-      offset: { type: 'integer', minimum: 0, default: 0, description: 'byte offset to start from' },
-      ...extra,
-    },
-  });
+  const logProperties = {
+    follow: { type: 'boolean', default: false, description: 'server-sent events until the run ends' },
+    offset: { type: 'integer', minimum: 0, default: 0, description: 'byte offset to start from' },
+  } as const;
 
   app.get(
-    '/api/v1/runs/:id/log',
+    '/runs/:id/log',
     {
       schema: {
         tags: ['logs'],
         summary: "The run's .nextflow.log (text, or SSE with follow=1)",
         params: idParam,
-        querystring: logQuery(),
+        querystring: { type: 'object', properties: logProperties },
         response: sseOrText('log text'),
       },
       config: { run: 'read' },
     },
     async (req, reply) => {
       const run = runOf(req);
-      const q = req.query as { follow?: boolean; offset?: number };
+      const q = req.query;
       if (q.follow)
         return followLog(app, req, reply, async () => {
           const r = (await store.getRun(run.id)) as Run;
@@ -254,7 +251,7 @@ export async function registerResultRoutes(app: FastifyInstance) {
   );
 
   app.get(
-    '/api/v1/runs/:id/tasks/:taskId/log',
+    '/runs/:id/tasks/:taskId/log',
     {
       schema: {
         tags: ['logs'],
@@ -264,15 +261,18 @@ export async function registerResultRoutes(app: FastifyInstance) {
           required: ['id', 'taskId'],
           properties: { id: { type: 'string', format: 'uuid' }, taskId: { type: 'integer', minimum: 0 } },
         },
-        querystring: logQuery({ stream: { type: 'string', enum: ['out', 'err'], default: 'out' } }),
+        querystring: {
+          type: 'object',
+          properties: { ...logProperties, stream: { type: 'string', enum: ['out', 'err'], default: 'out' } },
+        },
         response: sseOrText('task output'),
       },
       config: { run: 'read' },
     },
     async (req, reply) => {
       const run = runOf(req);
-      const { taskId } = req.params as { taskId: number };
-      const q = req.query as { follow?: boolean; offset?: number; stream?: 'out' | 'err' };
+      const { taskId } = req.params;
+      const q = req.query;
       const stream = q.stream ?? 'out';
       const task = await store.getTask(run.id, taskId);
       if (!task) throw new DomainError('not_found', 'task not found', { field: 'taskId' });
@@ -288,4 +288,4 @@ export async function registerResultRoutes(app: FastifyInstance) {
       return reply.type('text/plain; charset=utf-8').header('x-log-offset', String(chunk.offset)).send(chunk.text);
     },
   );
-}
+};

@@ -1,4 +1,5 @@
 // Runs: list, launch, validate, one run, cancel, relaunch, trace uploads, processes and tasks.
+import type { FastifyPluginAsyncJsonSchemaToTs, JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -6,14 +7,12 @@ import { ownerOf } from '../../domain/auth.js';
 import { DomainError } from '../../domain/errors.js';
 import type { Run, TaskQuery } from '../../domain/ports.js';
 import { RUN_STATUSES } from '../../domain/ports.js';
-import type { RunRequest } from '../../domain/runs.js';
 import { TASK_FIELDS } from '../../domain/task-fields.js';
 import { runOf } from '../access.js';
 import { csvStream } from '../csv-export.js';
 import { CSV_PAGE_ROWS } from '../limits.js';
-import { idParam, Progress, RunDetail, RunList, RunRequestBody, RunSummary, TaskList, ValidationResult } from '../schemas.js';
+import { E4xx, idParam, Progress, RunDetail, RunList, RunRequestBody, RunSummary, TaskList, ValidationResult } from '../schemas.js';
 
-export const E4xx = { '4xx': { $ref: 'Error#' } };
 const TASK_COLUMNS = ['task_id', 'attempt', 'status', ...TASK_FIELDS.map((f) => f.column)];
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?(?:Z|[+-]\d{2}:?\d{2})?$/;
 const OPS = ['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'like'] as const;
@@ -97,11 +96,11 @@ function taskQuery(q: Record<string, unknown>): TaskQuery {
   };
 }
 
-export async function registerRunRoutes(app: FastifyInstance) {
+export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
   const { runs, store } = app.services;
 
   app.get(
-    '/api/v1/runs',
+    '/runs',
     {
       schema: {
         tags: ['runs'],
@@ -129,7 +128,7 @@ export async function registerRunRoutes(app: FastifyInstance) {
     async (req) => {
       const p = req.principal;
       if (p?.kind === 'run') throw new DomainError('forbidden', 'a per-run token reads only its own run (GET /runs/{id})');
-      const q = req.query as Record<string, unknown>;
+      const q = req.query;
       const status = asList(q.status);
       for (const s of status ?? [])
         if (!RUN_STATUSES.includes(s as never)) throw new DomainError('invalid', `unknown status '${s}'`, { field: 'status' });
@@ -137,14 +136,14 @@ export async function registerRunRoutes(app: FastifyInstance) {
       const { items, total } = await store.listRuns({
         status,
         label: asList(q.label)?.filter(Boolean),
-        submitter: q.submitter as string | undefined,
-        from: q.from as string | undefined,
-        to: q.to as string | undefined,
-        q: q.q as string | undefined,
+        submitter: q.submitter,
+        from: q.from,
+        to: q.to,
+        q: q.q,
         // A non-admin token lists only the runs it submitted.
         owner: p && !p.admin ? p.tokenId : undefined,
         limit: limit + 1,
-        cursor: q.cursor ? decodeCursor(String(q.cursor)) : undefined,
+        cursor: q.cursor ? decodeCursor(q.cursor) : undefined,
       });
       const page = items.slice(0, limit);
       return { items: page, total, nextCursor: items.length > limit ? encodeCursor(page[page.length - 1]!) : null };
@@ -152,7 +151,7 @@ export async function registerRunRoutes(app: FastifyInstance) {
   );
 
   app.post(
-    '/api/v1/runs',
+    '/runs',
     {
       schema: {
         tags: ['runs'],
@@ -163,7 +162,7 @@ export async function registerRunRoutes(app: FastifyInstance) {
       config: { access: 'write' },
     },
     async (req, reply) => {
-      const body = req.body as RunRequest;
+      const body = req.body;
       const owner = ownerOf(req.principal);
       const run = await runs.create({ ...body, submitter: body.submitter ?? owner ?? undefined }, owner);
       return reply.code(201).send(await runDetail(app, run));
@@ -171,7 +170,7 @@ export async function registerRunRoutes(app: FastifyInstance) {
   );
 
   app.post(
-    '/api/v1/runs/validate',
+    '/runs/validate',
     {
       schema: {
         tags: ['runs'],
@@ -181,11 +180,11 @@ export async function registerRunRoutes(app: FastifyInstance) {
       },
       config: { access: 'read' },
     },
-    async (req) => runs.validate(req.body as RunRequest),
+    async (req) => runs.validate(req.body),
   );
 
   app.get(
-    '/api/v1/runs/:id',
+    '/runs/:id',
     {
       schema: { tags: ['runs'], summary: 'One run with task progress', params: idParam, response: { 200: RunDetail, ...E4xx } },
       config: { run: 'read' },
@@ -198,7 +197,7 @@ export async function registerRunRoutes(app: FastifyInstance) {
     ['relaunch', 'Launch the run again with -resume (a new run that reuses cached tasks)'],
   ] as const)
     app.post(
-      `/api/v1/runs/:id/${action}`,
+      `/runs/:id/${action}`,
       {
         schema: { tags: ['runs'], summary, params: idParam, response: { [action === 'cancel' ? 200 : 201]: RunDetail, ...E4xx } },
         config: { run: 'write' },
@@ -210,8 +209,9 @@ export async function registerRunRoutes(app: FastifyInstance) {
       },
     );
 
-  await app.register(async (scoped) => {
-    rawBody(scoped);
+  await app.register(async (plain) => {
+    rawBody(plain);
+    const scoped = plain.withTypeProvider<JsonSchemaToTsProvider>();
     const traceBody = {
       consumes: TEXT_BODY,
       body: { type: 'string', description: 'a Nextflow trace file (any fields, normal or raw mode, TAB or comma separated)' },
@@ -227,14 +227,14 @@ export async function registerRunRoutes(app: FastifyInstance) {
         },
         name: { type: 'string', maxLength: 200 },
       },
-    };
+    } as const;
     const streamOf = (req: FastifyRequest): AsyncIterable<Uint8Array | string> => {
       const b = req.body as unknown;
       if (b && typeof (b as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') return b as AsyncIterable<Uint8Array>;
       throw new DomainError('unsupported_media', `send the trace as one of ${TEXT_BODY.join(', ')}`, { field: 'body' });
     };
     scoped.post(
-      '/api/v1/runs/:id/trace',
+      '/runs/:id/trace',
       {
         schema: {
           tags: ['runs'],
@@ -248,11 +248,11 @@ export async function registerRunRoutes(app: FastifyInstance) {
         config: { run: 'write' },
       },
       async (req) => {
-        return runs.importTrace(runOf(req).id, streamOf(req), (req.query as { tz?: string }).tz);
+        return runs.importTrace(runOf(req).id, streamOf(req), req.query.tz);
       },
     );
     scoped.post(
-      '/api/v1/runs/trace',
+      '/runs/trace',
       {
         schema: {
           tags: ['runs'],
@@ -268,7 +268,7 @@ export async function registerRunRoutes(app: FastifyInstance) {
         config: { access: 'write' },
       },
       async (req, reply) => {
-        const q = req.query as { tz?: string; name?: string };
+        const q = req.query;
         const owner = ownerOf(req.principal);
         return reply.code(201).send(await runs.createFromTrace(streamOf(req), { name: q.name, timeZone: q.tz, owner }));
       },
@@ -276,7 +276,7 @@ export async function registerRunRoutes(app: FastifyInstance) {
   });
 
   app.get(
-    '/api/v1/runs/:id/processes',
+    '/runs/:id/processes',
     {
       schema: {
         tags: ['tasks'],
@@ -313,7 +313,7 @@ export async function registerRunRoutes(app: FastifyInstance) {
     ]),
   );
   app.get(
-    '/api/v1/runs/:id/tasks',
+    '/runs/:id/tasks',
     {
       schema: {
         tags: ['tasks'],
@@ -354,4 +354,4 @@ export async function registerRunRoutes(app: FastifyInstance) {
       return store.listTasks(run.id, tq);
     },
   );
-}
+};

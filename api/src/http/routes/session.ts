@@ -1,9 +1,9 @@
 // Browser sign-in: the UI trades an API token for an HttpOnly cookie, because EventSource (the live views) cannot
 // send an Authorization header. SameSite=Strict keeps other sites from riding on it.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts';
 import { DomainError } from '../../domain/errors.js';
 import { SESSION_COOKIE } from '../access.js';
-import { E4xx } from './runs.js';
+import { E4xx } from '../schemas.js';
 
 const Session = {
   type: 'object',
@@ -11,10 +11,10 @@ const Session = {
   properties: { tokenId: { type: 'string' }, admin: { type: 'boolean' } },
 };
 
-export async function registerSessionRoutes(app: FastifyInstance) {
+export const sessionRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
   const { auth } = app.services;
   app.post(
-    '/api/v1/session',
+    '/session',
     {
       schema: {
         tags: ['auth'],
@@ -31,7 +31,7 @@ export async function registerSessionRoutes(app: FastifyInstance) {
       config: { access: 'open' },
     },
     async (req, reply) => {
-      const { token } = req.body as { token: string };
+      const { token } = req.body;
       const p = await auth.authenticate(`Bearer ${token}`);
       if (p?.kind !== 'api') throw new DomainError('unauthenticated', 'that is not an API token of this platform', { field: 'token' });
       reply.setCookie(SESSION_COOKIE, token, {
@@ -44,7 +44,7 @@ export async function registerSessionRoutes(app: FastifyInstance) {
     },
   );
   app.delete(
-    '/api/v1/session',
+    '/session',
     {
       schema: {
         tags: ['auth'],
@@ -54,6 +54,6 @@ export async function registerSessionRoutes(app: FastifyInstance) {
       },
       config: { access: 'open' },
     },
-    async (_req, reply) => reply.clearCookie(SESSION_COOKIE, { path: '/api/' }).code(204).send(),
+    async (_req, reply) => reply.clearCookie(SESSION_COOKIE, { path: '/api/' }).code(204).send(null),
   );
-}
+};
