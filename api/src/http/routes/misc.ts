@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts';
 import { hashToken, newToken } from '../../domain/auth.js';
 import { DomainError } from '../../domain/errors.js';
+import { FOLLOW_BUFFER_LIMIT } from '../limits.js';
 import { E4xx } from '../schemas.js';
 
 // bcl2fastq naming: <sample>_S<n>_L<lane>_<R1|R2|I1|I2>_001.fastq[.gz]
@@ -152,7 +153,11 @@ export const miscRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
       raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
       raw.write(': connected\n\n');
       const p = req.principal;
-      const send = (ids: string[]) => ids.length && raw.write(`event: runs\ndata: ${JSON.stringify({ ids })}\n\n`);
+      const send = (ids: string[]) => {
+        // A listener that stopped reading is dropped rather than buffered for (its browser reconnects by itself).
+        if (raw.writableLength > FOLLOW_BUFFER_LIMIT) return raw.destroy();
+        if (ids.length) raw.write(`event: runs\ndata: ${JSON.stringify({ ids })}\n\n`);
+      };
       // A non-admin token hears only of its own runs (a per-run token of its one run).
       const visible = async (ids: string[]) =>
         !p || (p.kind === 'api' && p.admin)
