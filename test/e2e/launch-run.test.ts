@@ -5,8 +5,8 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { artifactsDir } from '../helpers/paths.js';
-import { launchBrowser, nonBackgroundShare } from './browser.js';
-import { startPlatform } from './platform.js';
+import { nonBackgroundShare } from './browser.js';
+import { browserSession } from './platform.js';
 
 // Nextflow + STARsolo + Scanpy on 2 shared cores: the test profile takes minutes.
 t.setTimeout(30 * 60 * 1000);
@@ -14,15 +14,7 @@ const RUN_TIMEOUT = 25 * 60 * 1000;
 const shots = path.join(artifactsDir, 'e2e');
 mkdirSync(shots, { recursive: true });
 
-const { base, close } = await startPlatform('e2e');
-const browser = await launchBrowser({ width: 1440, height: 900 });
-t.teardown(async () => {
-  await browser.close();
-  await close();
-});
-const { page } = browser;
-const pageErrors: string[] = [];
-page.on('pageerror', (e) => pageErrors.push(String(e)));
+const { base, page, pageErrors } = await browserSession(t, 'e2e');
 const name = `e2e-${Date.now().toString(36)}`;
 let runId = '';
 

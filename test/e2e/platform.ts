@@ -4,9 +4,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import type { Test } from 'tap';
 import { createPlatform, type Platform } from '../../api/src/composition.js';
 import { type Config, loadConfig } from '../../api/src/config.js';
 import { freshDatabase } from '../helpers/db.js';
+import { launchBrowser } from './browser.js';
 import { uiBuild } from './fixtures.js';
 
 export interface E2EPlatform {
@@ -47,4 +49,20 @@ export async function startPlatform(name: string, overrides: Partial<Config> = {
       else console.error(`kept ${dataDir}`);
     },
   };
+}
+
+/**
+ * The platform above and a Chromium page on it, both closed when the test file ends; `pageErrors` collects the
+ * page's uncaught errors for a final "no page errors" check.
+ */
+export async function browserSession(t: Test, name: string, overrides: Partial<Config> = {}, viewport = { width: 1440, height: 900 }) {
+  const platform = await startPlatform(name, overrides);
+  const browser = await launchBrowser(viewport);
+  t.teardown(async () => {
+    await browser.close();
+    await platform.close();
+  });
+  const pageErrors: string[] = [];
+  browser.page.on('pageerror', (e) => pageErrors.push(String(e)));
+  return { ...platform, browser, page: browser.page, pageErrors };
 }

@@ -7,22 +7,13 @@ import path from 'node:path';
 import { tableToIPC } from 'apache-arrow';
 import t from 'tap';
 import { repoRoot } from '../helpers/paths.js';
-import { launchBrowser } from './browser.js';
 import { syntheticCells } from './fixtures.js';
-import { startPlatform } from './platform.js';
+import { browserSession } from './platform.js';
 
 // The fixture workflows folder has no manifest schema, so the API checks results against its minimal one.
-const { base, platform, dataDir, close } = await startPlatform('pages', {
+const { base, platform, dataDir, page, pageErrors } = await browserSession(t, 'pages', {
   workflowsDir: path.join(repoRoot, 'test/api/fixtures/workflows'),
 });
-const browser = await launchBrowser({ width: 1440, height: 900 });
-t.teardown(async () => {
-  await browser.close();
-  await close();
-});
-const { page } = browser;
-const pageErrors: string[] = [];
-page.on('pageerror', (e) => pageErrors.push(String(e)));
 
 async function newRun(name: string) {
   const id = crypto.randomUUID();

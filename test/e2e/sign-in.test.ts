@@ -1,17 +1,15 @@
 // With SCRNA_REQUIRE_AUTH on, the UI asks for an API token where the API answers 401, signs the browser in (an
 // HttpOnly cookie the live views send too), and then shows only the signed-in token's runs.
 import t from 'tap';
-import { launchBrowser } from './browser.js';
-import { startPlatform } from './platform.js';
+import { browserSession } from './platform.js';
 
 const ADMIN = 'e2e-admin-token-0123456789abcdef';
-const { base, platform, close } = await startPlatform('signin', { requireAuth: true, adminToken: ADMIN });
-const browser = await launchBrowser({ width: 1280, height: 800 });
-t.teardown(async () => {
-  await browser.close();
-  await close();
-});
-const { page } = browser;
+const { base, platform, page, browser } = await browserSession(
+  t,
+  'signin',
+  { requireAuth: true, adminToken: ADMIN },
+  { width: 1280, height: 800 },
+);
 
 async function mint(name: string) {
   const r = await platform.app.inject({
