@@ -6,6 +6,7 @@ import { type Kysely, sql } from 'kysely';
 import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import type { Database } from '../db/schema.js';
+import { DomainError } from '../domain/errors.js';
 import type {
   CellColumns,
   IncomingEvent,
@@ -593,7 +594,8 @@ export class KyselyStore implements RunStore {
         if (out[i]) return;
         const r = byKey.get(nfKey(ie));
         // The events route refuses a foreign run up front; this catches another token creating it meanwhile.
-        if (r && !ie.admin && r.owner !== ie.owner) throw new Error(`event for run ${r.id} sent with another owner's token`);
+        if (r && !ie.admin && r.owner !== ie.owner)
+          throw new DomainError('forbidden', `Nextflow run ${ie.event.runName} belongs to another token`, { field: 'runId' });
         out[i] = r?.id ?? null;
       });
     }

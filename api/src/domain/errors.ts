@@ -34,3 +34,11 @@ export class DomainError extends Error {
     super(message);
   }
 }
+
+/** Error codes (Postgres SQLSTATE classes 08, 53, 57P0x; socket errors) that say the database is out of reach, not that the request is wrong. */
+const UNAVAILABLE = /^(08|53|57P0)|^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND)$/;
+
+export function isUnavailable(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && UNAVAILABLE.test(code);
+}

@@ -1,22 +1,29 @@
-// Accepts events at HTTP speed and writes them in batches behind the sender's back: nf-weblog has no retries and
-// no timeouts, so a slow answer would delay every later event and Nextflow's shutdown.
+// Writes events in batches with group commit: each request's events join the next batch and the request is answered
+// once that batch is committed, so "accepted" (202) means stored. Lingering a few milliseconds lets concurrent
+// requests share one transaction instead of one each.
+import { DomainError, isUnavailable } from './errors.js';
 import type { IncomingEvent, RunStore } from './ports.js';
 
 export interface IngesterOptions {
   maxBatch?: number;
-  /**
-   * How long a small batch waits for more events before it is written. Events are answered 202 before they are written,
-   * so this costs no sender time; it turns a stream of one-event requests into a few transactions instead of hundreds.
-   */
+  /** How long a small batch waits for more requests before it is written. */
   lingerMs?: number;
-  /** Events held in memory before new ones are refused (429) instead of growing without bound. */
+  /** Events waiting to be written before new requests are refused (429) instead of growing without bound. */
   maxQueue?: number;
   onError?: (e: unknown, events: IncomingEvent[]) => void;
   onStored?: (runIds: string[]) => void;
 }
 
+/** One request's events, stored together or not at all. */
+interface Submission {
+  events: IncomingEvent[];
+  resolve(): void;
+  reject(e: unknown): void;
+}
+
 export class EventIngester {
-  private queue: IncomingEvent[] = [];
+  private queue: Submission[] = [];
+  private queued = 0;
   private running: Promise<void> | null = null;
   private readonly maxBatch: number;
   private readonly maxQueue: number;
@@ -25,61 +32,78 @@ export class EventIngester {
   failed = 0;
 
   constructor(
-    private readonly store: RunStore,
+    private readonly store: Pick<RunStore, 'applyEvents'>,
     private readonly opts: IngesterOptions = {},
   ) {
     this.maxBatch = opts.maxBatch ?? 2000;
     this.maxQueue = opts.maxQueue ?? 200_000;
-    this.lingerMs = opts.lingerMs ?? 10;
+    this.lingerMs = opts.lingerMs ?? 5;
   }
 
   get pending(): number {
-    return this.queue.length;
+    return this.queued;
   }
 
-  /** Queues events; false when the queue is full (the caller answers 429). */
-  offer(events: IncomingEvent[]): boolean {
-    if (this.queue.length + events.length > this.maxQueue) return false;
-    for (const e of events) this.queue.push(e);
-    if (!this.running) this.running = this.loop().finally(() => (this.running = null));
-    return true;
+  /**
+   * Resolves when the events are committed. Rejects with `busy` when the queue is full, `unavailable` when the
+   * database cannot be reached, or the store's own error when these events cannot be stored (nothing of them is).
+   */
+  submit(events: IncomingEvent[]): Promise<void> {
+    if (this.queued + events.length > this.maxQueue)
+      return Promise.reject(new DomainError('busy', 'the event queue is full; try again shortly'));
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ events, resolve, reject });
+      this.queued += events.length;
+      this.running ??= this.loop().finally(() => {
+        this.running = null;
+      });
+    });
   }
 
   private async loop(): Promise<void> {
     while (this.queue.length) {
-      // Let the requests that arrive meanwhile join this batch.
-      if (this.queue.length < this.maxBatch) await new Promise((r) => setTimeout(r, this.lingerMs));
-      const batch = this.queue.splice(0, this.maxBatch);
+      if (this.queued < this.maxBatch) await new Promise((r) => setTimeout(r, this.lingerMs));
+      const batch: Submission[] = [];
+      let n = 0;
+      while (this.queue.length && (n === 0 || n + this.queue[0]!.events.length <= this.maxBatch)) {
+        const s = this.queue.shift()!;
+        batch.push(s);
+        n += s.events.length;
+      }
+      this.queued -= n;
       try {
-        const r = await this.store.applyEvents(batch);
-        this.stored += r.stored;
-        this.opts.onStored?.(r.runIds);
+        await this.write(batch.flatMap((s) => s.events));
+        for (const s of batch) s.resolve();
       } catch (e) {
-        // A batch that fails as a whole is retried event by event, so one bad event cannot drop its neighbours.
-        if (batch.length > 1) {
-          for (const ev of batch) {
+        if (batch.length === 1 || isUnavailable(e)) for (const s of batch) this.fail(s, e);
+        // One bad request must not fail its neighbours: write each on its own.
+        else
+          for (const s of batch) {
             try {
-              const r = await this.store.applyEvents([ev]);
-              this.stored += r.stored;
-              this.opts.onStored?.(r.runIds);
+              await this.write(s.events);
+              s.resolve();
             } catch (e1) {
-              this.failed++;
-              this.opts.onError?.(e1, [ev]);
+              this.fail(s, e1);
             }
           }
-        } else {
-          this.failed++;
-          this.opts.onError?.(e, batch);
-        }
       }
     }
   }
 
-  /** Resolves when everything queued so far is written. */
+  private async write(events: IncomingEvent[]): Promise<void> {
+    const r = await this.store.applyEvents(events);
+    this.stored += r.stored;
+    this.opts.onStored?.(r.runIds);
+  }
+
+  private fail(s: Submission, e: unknown): void {
+    this.failed += s.events.length;
+    this.opts.onError?.(e, s.events);
+    s.reject(isUnavailable(e) ? new DomainError('unavailable', 'the database is unavailable; retry shortly') : e);
+  }
+
+  /** Resolves when everything submitted so far is written (or failed). */
   async drain(): Promise<void> {
-    while (this.running || this.queue.length) {
-      if (!this.running && this.queue.length) this.running = this.loop().finally(() => (this.running = null));
-      await this.running;
-    }
+    while (this.running) await this.running;
   }
 }

@@ -24,6 +24,10 @@ const STATUS_OF_EVENT: Record<string, string> = {
 };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** seq, task_id and attempt are stored as Postgres integers. */
+const INT32_MAX = 2 ** 31 - 1;
+const isInt32 = (v: unknown, min: number) => Number.isInteger(v) && (v as number) >= min && (v as number) <= INT32_MAX;
+
 export interface FieldError {
   field: string;
   message: string;
@@ -37,8 +41,7 @@ export function checkEvent(e: unknown, at: string): FieldError | null {
   if (typeof ev.event !== 'string' || ev.event === '') return { field: p('event'), message: 'event name (string) is required' };
   if (typeof ev.runId !== 'string' || ev.runId === '') return { field: p('runId'), message: 'runId (the Nextflow session id) is required' };
   if (typeof ev.runName !== 'string' || ev.runName === '') return { field: p('runName'), message: 'runName is required' };
-  if (ev.seq !== undefined && !(Number.isInteger(ev.seq) && (ev.seq as number) >= 0))
-    return { field: p('seq'), message: 'seq must be a non-negative integer' };
+  if (ev.seq !== undefined && !isInt32(ev.seq, 0)) return { field: p('seq'), message: `seq must be an integer from 0 to ${INT32_MAX}` };
   if (ev.platformRunId !== undefined && (typeof ev.platformRunId !== 'string' || !UUID.test(ev.platformRunId)))
     return { field: p('platformRunId'), message: 'platformRunId must be a run id (UUID)' };
   for (const k of ['trace', 'metadata'] as const)
@@ -47,10 +50,9 @@ export function checkEvent(e: unknown, at: string): FieldError | null {
   if (TASK_EVENTS.has(ev.event)) {
     const tr = ev.trace as Record<string, unknown> | undefined;
     if (!tr) return { field: p('trace'), message: `${ev.event} needs a trace` };
-    if (!Number.isInteger(tr.task_id) || (tr.task_id as number) < 0)
-      return { field: p('trace.task_id'), message: 'task_id must be a non-negative integer' };
-    if (tr.attempt !== undefined && tr.attempt !== null && !Number.isInteger(tr.attempt))
-      return { field: p('trace.attempt'), message: 'attempt must be an integer' };
+    if (!isInt32(tr.task_id, 0)) return { field: p('trace.task_id'), message: `task_id must be an integer from 0 to ${INT32_MAX}` };
+    if (tr.attempt !== undefined && tr.attempt !== null && !isInt32(tr.attempt, -INT32_MAX))
+      return { field: p('trace.attempt'), message: `attempt must be an integer within ±${INT32_MAX}` };
     if (tr.status !== undefined && tr.status !== null && !(typeof tr.status === 'string' && tr.status in TASK_STATUS_RANK))
       return { field: p('trace.status'), message: 'unknown task status' };
   }

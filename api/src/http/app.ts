@@ -10,7 +10,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Authenticator } from '../domain/auth.js';
-import { DomainError } from '../domain/errors.js';
+import { DomainError, isUnavailable } from '../domain/errors.js';
 import type { EventAccess } from '../domain/event-access.js';
 import type { EventIngester } from '../domain/event-ingester.js';
 import type { RunNotifier } from '../domain/notifier.js';
@@ -120,6 +120,8 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
 
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: never; validationContext?: string; code?: string }, req, reply) => {
     if (err instanceof DomainError) return errorReply(reply, STATUS_OF[err.kind], err.message, err.detail);
+    // The database out of reach (a token lookup, a write): the client may retry, so 503 and not 500.
+    if (isUnavailable(err)) return errorReply(reply, STATUS_OF.unavailable, 'the database is unavailable; retry shortly');
     if (err.validation) return errorReply(reply, 400, `${fieldOfValidation(err)}: ${err.message}`, { field: fieldOfValidation(err) });
     // A data exception from Postgres (class 22) can only come from a value the client sent.
     if (/^22/.test(err.code ?? '') && !err.statusCode) return errorReply(reply, 400, `invalid value: ${err.message}`);

@@ -1,5 +1,5 @@
-// The application/json parser of every route: refuses bodies nested deeper than MAX_JSON_DEPTH and top-level arrays
-// longer than the route schema's maxItems on the raw text, before JSON.parse builds anything.
+// The application/json parser of every route: refuses bodies nested deeper than MAX_JSON_DEPTH, top-level arrays
+// longer than the route schema's maxItems and NUL in strings on the raw text, before JSON.parse builds anything.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { DomainError } from '../domain/errors.js';
 import { MAX_JSON_DEPTH } from './limits.js';
@@ -31,8 +31,11 @@ export function scanJson(text: string, maxDepth: number, maxItems = Number.POSIT
       // Skip the string: the next unescaped quote ends it.
       for (i++; i < text.length; i++) {
         const d = text.charCodeAt(i);
-        if (d === 0x5c) i++;
-        else if (d === 0x22) break;
+        if (d === 0x5c) {
+          // Postgres text and jsonb cannot hold NUL: refuse it here, naming why, instead of failing the write.
+          if (text.startsWith('u0000', i + 1)) return 'body: a string holds NUL (\\u0000), which cannot be stored';
+          i++;
+        } else if (d === 0x22) break;
       }
     } else if (c === 0x5b || c === 0x7b) {
       if (depth === 0) topArray = c === 0x5b;

@@ -6,8 +6,8 @@ import { TASK_FIELDS, TASK_STATUSES } from '../domain/task-fields.js';
 const nullable = (type: string, extra: object = {}) => ({ type: [type, 'null'], ...extra });
 const freeObject = { type: 'object', additionalProperties: true } as const;
 
-/** Every route's 4xx answer: the shared error body. */
-export const E4xx = { '4xx': { $ref: 'Error#' } } as const;
+/** Every route's error answers: the shared error body, for client errors and for 503 (database unreachable: retry). */
+export const ErrorResponses = { '4xx': { $ref: 'Error#' }, 503: { $ref: 'Error#' } } as const;
 
 export const ErrorDetail = {
   type: 'object',

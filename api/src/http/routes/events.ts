@@ -5,7 +5,7 @@ import { DomainError } from '../../domain/errors.js';
 import type { IncomingEvent } from '../../domain/ports.js';
 import { checkEvent, type WeblogEvent } from '../../domain/weblog.js';
 import { EVENTS_BODY_LIMIT } from '../limits.js';
-import { E4xx, WeblogEventSchema } from '../schemas.js';
+import { ErrorResponses, WeblogEventSchema } from '../schemas.js';
 
 export const eventRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
   const { eventAccess, ingester } = app.services;
@@ -17,13 +17,14 @@ export const eventRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
         summary: 'Nextflow weblog events (nf-weblog or the nf-scrna plugin), one object or an array',
         description:
           'Authenticated by the per-run token or an API token (Bearer, or Basic user:token as nf-weblog sends it). ' +
-          'Answers 202 before the events are written; duplicates (same run, event, task and attempt) are ignored. ' +
+          'Answers 202 once the events are committed (requests arriving together share a transaction); duplicates (same run, ' +
+          'event, task and attempt) are ignored; 503 when the database is out of reach, so the sender retries. ' +
           'A run not launched by the platform is created on its first event.',
         security: [{ bearer: [] }, { basic: [] }],
         body: { anyOf: [WeblogEventSchema, { type: 'array', items: WeblogEventSchema, maxItems: 100_000 }] },
         response: {
           202: { type: 'object', required: ['accepted'], properties: { accepted: { type: 'integer' } } },
-          ...E4xx,
+          ...ErrorResponses,
         },
       },
       // Checked by checkEvent below, which names the failing field with its array index; the array's maxItems is
@@ -49,7 +50,7 @@ export const eventRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
       const owner = ownerOf(p);
       const admin = p.kind === 'api' && p.admin;
       const incoming: IncomingEvent[] = events.map((event) => ({ event, tokenRunId, owner, admin, receivedAt }));
-      if (!ingester.offer(incoming)) throw new DomainError('busy', 'the event queue is full; try again shortly');
+      await ingester.submit(incoming);
       return reply.code(202).send({ accepted: incoming.length });
     },
   );

@@ -5,7 +5,7 @@ import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-js
 import { hashToken, newToken } from '../../domain/auth.js';
 import { DomainError } from '../../domain/errors.js';
 import { FOLLOW_BUFFER_LIMIT } from '../limits.js';
-import { E4xx } from '../schemas.js';
+import { ErrorResponses } from '../schemas.js';
 
 // bcl2fastq naming: <sample>_S<n>_L<lane>_<R1|R2|I1|I2>_001.fastq[.gz]
 const FASTQ_NAME = /(?:^|\/)([^/]+?)_S\d+_L(\d{3})_([RI][12])_\d{3}\.f(?:ast)?q(?:\.gz)?$/;
@@ -19,7 +19,7 @@ export const miscRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
       schema: {
         tags: ['schema'],
         summary: "The pipeline's nextflow_schema.json",
-        response: { 200: { type: 'object', additionalProperties: true }, ...E4xx },
+        response: { 200: { type: 'object', additionalProperties: true }, ...ErrorResponses },
       },
       config: { access: 'read' },
     },
@@ -32,7 +32,7 @@ export const miscRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
         tags: ['schema'],
         summary: 'The samplesheet JSON schema (assets/schema_input.json; input_type=matrix gives the matrix sheet)',
         querystring: { type: 'object', properties: { input_type: { type: 'string', enum: ['fastq', 'matrix'], default: 'fastq' } } },
-        response: { 200: { type: 'object', additionalProperties: true }, ...E4xx },
+        response: { 200: { type: 'object', additionalProperties: true }, ...ErrorResponses },
       },
       config: { access: 'read' },
     },
@@ -64,7 +64,7 @@ export const miscRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
             required: ['id', 'name', 'token', 'admin'],
             properties: { id: { type: 'string' }, name: { type: 'string' }, token: { type: 'string' }, admin: { type: 'boolean' } },
           },
-          ...E4xx,
+          ...ErrorResponses,
         },
       },
       config: { access: 'admin' },
@@ -110,7 +110,7 @@ export const miscRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
               created: { type: 'boolean' },
             },
           },
-          ...E4xx,
+          ...ErrorResponses,
         },
       },
       config: { access: 'write' },
@@ -142,7 +142,7 @@ export const miscRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
         summary: 'Server-sent events: `runs` {ids} whenever runs change (for live lists)',
         response: {
           200: { description: 'event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
-          ...E4xx,
+          ...ErrorResponses,
         },
       },
       config: { access: 'read' },

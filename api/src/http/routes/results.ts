@@ -10,13 +10,13 @@ import { TERMINAL } from '../../domain/ports.js';
 import { runOf } from '../access.js';
 import { columnsToArrowStream } from '../arrow.js';
 import { FOLLOW_BUFFER_LIMIT, FOLLOW_STALL_MS } from '../limits.js';
-import { E4xx, idParam, Sample } from '../schemas.js';
+import { ErrorResponses, idParam, Sample } from '../schemas.js';
 
 const ARROW = 'application/vnd.apache.arrow.stream';
 const TASK_DONE = new Set(['COMPLETED', 'FAILED', 'ABORTED', 'CACHED']);
 const arrowResponse = (description: string) => ({
   200: { description, content: { [ARROW]: { schema: { type: 'string', format: 'binary' } } } },
-  ...E4xx,
+  ...ErrorResponses,
 });
 const sseOrText = (description: string) => ({
   200: {
@@ -26,7 +26,7 @@ const sseOrText = (description: string) => ({
       'text/event-stream': { schema: { type: 'string', description: 'events `log` {text,offset} then `end`' } },
     },
   },
-  ...E4xx,
+  ...ErrorResponses,
 });
 
 /**
@@ -116,7 +116,7 @@ export const resultRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
             required: ['samples', 'cells', 'outputs'],
             properties: { samples: { type: 'integer' }, cells: { type: 'integer' }, outputs: { type: 'integer' } },
           },
-          ...E4xx,
+          ...ErrorResponses,
         },
       },
       config: { run: 'write' },
@@ -136,7 +136,10 @@ export const resultRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
         tags: ['results'],
         summary: 'Per-sample registration facts, count metrics and QC thresholds',
         params: idParam,
-        response: { 200: { type: 'object', required: ['items'], properties: { items: { type: 'array', items: Sample } } }, ...E4xx },
+        response: {
+          200: { type: 'object', required: ['items'], properties: { items: { type: 'array', items: Sample } } },
+          ...ErrorResponses,
+        },
       },
       config: { run: 'read' },
     },
@@ -150,7 +153,7 @@ export const resultRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
         tags: ['results'],
         summary: 'Integration metrics (iLISI, cLISI, ARI, NMI before/after), cells, genes and clusters',
         params: idParam,
-        response: { 200: { type: 'object', additionalProperties: true }, ...E4xx },
+        response: { 200: { type: 'object', additionalProperties: true }, ...ErrorResponses },
       },
       config: { run: 'read' },
     },

@@ -11,7 +11,17 @@ import { TASK_FIELDS } from '../../domain/task-fields.js';
 import { runOf } from '../access.js';
 import { csvStream } from '../csv-export.js';
 import { CSV_PAGE_ROWS } from '../limits.js';
-import { E4xx, idParam, Progress, RunDetail, RunList, RunRequestBody, RunSummary, TaskList, ValidationResult } from '../schemas.js';
+import {
+  ErrorResponses,
+  idParam,
+  Progress,
+  RunDetail,
+  RunList,
+  RunRequestBody,
+  RunSummary,
+  TaskList,
+  ValidationResult,
+} from '../schemas.js';
 
 const TASK_COLUMNS = ['task_id', 'attempt', 'status', ...TASK_FIELDS.map((f) => f.column)];
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?(?:Z|[+-]\d{2}:?\d{2})?$/;
@@ -121,7 +131,7 @@ export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
             cursor: { type: 'string', maxLength: 200 },
           },
         },
-        response: { 200: RunList, ...E4xx },
+        response: { 200: RunList, ...ErrorResponses },
       },
       config: { access: 'read' },
     },
@@ -157,7 +167,7 @@ export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
         tags: ['runs'],
         summary: 'Validate and launch a run',
         body: RunRequestBody,
-        response: { 201: RunDetail, ...E4xx },
+        response: { 201: RunDetail, ...ErrorResponses },
       },
       config: { access: 'write' },
     },
@@ -176,7 +186,7 @@ export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
         tags: ['runs'],
         summary: 'Check a launch request without launching; returns the errors and the command',
         body: RunRequestBody,
-        response: { 200: ValidationResult, ...E4xx },
+        response: { 200: ValidationResult, ...ErrorResponses },
       },
       config: { access: 'read' },
     },
@@ -186,7 +196,7 @@ export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
   app.get(
     '/runs/:id',
     {
-      schema: { tags: ['runs'], summary: 'One run with task progress', params: idParam, response: { 200: RunDetail, ...E4xx } },
+      schema: { tags: ['runs'], summary: 'One run with task progress', params: idParam, response: { 200: RunDetail, ...ErrorResponses } },
       config: { run: 'read' },
     },
     async (req) => runDetail(app, runOf(req)),
@@ -199,7 +209,7 @@ export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
     app.post(
       `/runs/:id/${action}`,
       {
-        schema: { tags: ['runs'], summary, params: idParam, response: { [action === 'cancel' ? 200 : 201]: RunDetail, ...E4xx } },
+        schema: { tags: ['runs'], summary, params: idParam, response: { [action === 'cancel' ? 200 : 201]: RunDetail, ...ErrorResponses } },
         config: { run: 'write' },
       },
       async (req, reply) => {
@@ -242,7 +252,7 @@ export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
           params: idParam,
           querystring: tzQuery,
           ...traceBody,
-          response: { 200: { type: 'object', required: ['rows'], properties: { rows: { type: 'integer' } } }, ...E4xx },
+          response: { 200: { type: 'object', required: ['rows'], properties: { rows: { type: 'integer' } } }, ...ErrorResponses },
         },
         validatorCompiler: streamBodyCompiler,
         config: { run: 'write' },
@@ -261,7 +271,7 @@ export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
           ...traceBody,
           response: {
             201: { type: 'object', required: ['run', 'rows'], properties: { run: RunSummary, rows: { type: 'integer' } } },
-            ...E4xx,
+            ...ErrorResponses,
           },
         },
         validatorCompiler: streamBodyCompiler,
@@ -293,7 +303,7 @@ export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
               },
             },
           },
-          ...E4xx,
+          ...ErrorResponses,
         },
       },
       config: { run: 'read' },
@@ -335,7 +345,7 @@ export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
             description: 'a page of tasks, or every matching task as CSV',
             content: { 'application/json': { schema: TaskList }, 'text/csv': { schema: { type: 'string' } } },
           },
-          ...E4xx,
+          ...ErrorResponses,
         },
       },
       config: { run: 'read' },

@@ -3,7 +3,7 @@
 import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts';
 import { DomainError } from '../../domain/errors.js';
 import { SESSION_COOKIE } from '../access.js';
-import { E4xx } from '../schemas.js';
+import { ErrorResponses } from '../schemas.js';
 
 const Session = {
   type: 'object',
@@ -26,7 +26,7 @@ export const sessionRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
           additionalProperties: false,
           properties: { token: { type: 'string', minLength: 1, maxLength: 512 } },
         },
-        response: { 200: Session, ...E4xx },
+        response: { 200: Session, ...ErrorResponses },
       },
       config: { access: 'open' },
     },
@@ -50,7 +50,7 @@ export const sessionRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
         tags: ['auth'],
         summary: 'Sign the browser out (clears the cookie)',
         security: [],
-        response: { 204: { type: 'null' }, ...E4xx },
+        response: { 204: { type: 'null' }, ...ErrorResponses },
       },
       config: { access: 'open' },
     },
