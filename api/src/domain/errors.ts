@@ -42,3 +42,6 @@ export function isUnavailable(e: unknown): boolean {
   const code = (e as { code?: unknown } | null)?.code;
   return typeof code === 'string' && UNAVAILABLE.test(code);
 }
+
+/** Serialization failure or deadlock (SQLSTATE 40001, 40P01): the transaction was aborted and may simply be run again. */
+export const isRetryable = (e: unknown) => ['40001', '40P01'].includes(String((e as { code?: unknown } | null)?.code));

@@ -1,7 +1,7 @@
 // Writes events in batches with group commit: each request's events join the next batch and the request is answered
 // once that batch is committed, so "accepted" (202) means stored. Lingering a few milliseconds lets concurrent
 // requests share one transaction instead of one each.
-import { DomainError, isUnavailable } from './errors.js';
+import { DomainError, isRetryable, isUnavailable } from './errors.js';
 import type { IncomingEvent, RunStore } from './ports.js';
 
 export interface IngesterOptions {
@@ -10,6 +10,8 @@ export interface IngesterOptions {
   lingerMs?: number;
   /** Events waiting to be written before new requests are refused (429) instead of growing without bound. */
   maxQueue?: number;
+  /** Batches written at once, each in its own transaction: senders wait for their commit, so one writer would cap them. */
+  writers?: number;
   onError?: (e: unknown, events: IncomingEvent[]) => void;
   onStored?: (runIds: string[]) => void;
 }
@@ -24,7 +26,8 @@ interface Submission {
 export class EventIngester {
   private queue: Submission[] = [];
   private queued = 0;
-  private running: Promise<void> | null = null;
+  private readonly running = new Set<Promise<void>>();
+  private readonly writers: number;
   private readonly maxBatch: number;
   private readonly maxQueue: number;
   private readonly lingerMs: number;
@@ -38,6 +41,7 @@ export class EventIngester {
     this.maxBatch = opts.maxBatch ?? 2000;
     this.maxQueue = opts.maxQueue ?? 200_000;
     this.lingerMs = opts.lingerMs ?? 5;
+    this.writers = opts.writers ?? 4;
   }
 
   get pending(): number {
@@ -54,9 +58,10 @@ export class EventIngester {
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ events, resolve, reject });
       this.queued += events.length;
-      this.running ??= this.loop().finally(() => {
-        this.running = null;
-      });
+      if (this.running.size < this.writers) {
+        const w: Promise<void> = this.loop().finally(() => this.running.delete(w));
+        this.running.add(w);
+      }
     });
   }
 
@@ -91,7 +96,16 @@ export class EventIngester {
   }
 
   private async write(events: IncomingEvent[]): Promise<void> {
-    const r = await this.store.applyEvents(events);
+    // Concurrent writers can deadlock on the same run's rows; Postgres then aborts one, which is safe to redo.
+    let r: Awaited<ReturnType<typeof this.store.applyEvents>>;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        r = await this.store.applyEvents(events);
+        break;
+      } catch (e) {
+        if (attempt >= 3 || !isRetryable(e)) throw e;
+      }
+    }
     this.stored += r.stored;
     this.opts.onStored?.(r.runIds);
   }
@@ -104,6 +118,6 @@ export class EventIngester {
 
   /** Resolves when everything submitted so far is written (or failed). */
   async drain(): Promise<void> {
-    while (this.running) await this.running;
+    while (this.running.size) await Promise.all(this.running);
   }
 }
