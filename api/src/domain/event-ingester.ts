@@ -1,6 +1,7 @@
 // Accepts events at HTTP speed and writes them in batches behind the sender's back: nf-weblog has no retries and
 // no timeouts, so a slow answer would delay every later event and Nextflow's shutdown.
-import type { IncomingEvent, RunStore } from './ports.js';
+import type { EventRecorder } from './event-recorder.js';
+import type { IncomingEvent } from './ports.js';
 
 export interface IngesterOptions {
   maxBatch?: number;
@@ -25,7 +26,7 @@ export class EventIngester {
   failed = 0;
 
   constructor(
-    private readonly store: RunStore,
+    private readonly recorder: Pick<EventRecorder, 'apply'>,
     private readonly opts: IngesterOptions = {},
   ) {
     this.maxBatch = opts.maxBatch ?? 2000;
@@ -51,7 +52,7 @@ export class EventIngester {
       if (this.queue.length < this.maxBatch) await new Promise((r) => setTimeout(r, this.lingerMs));
       const batch = this.queue.splice(0, this.maxBatch);
       try {
-        const r = await this.store.applyEvents(batch);
+        const r = await this.recorder.apply(batch);
         this.stored += r.stored;
         this.opts.onStored?.(r.runIds);
       } catch (e) {
@@ -59,7 +60,7 @@ export class EventIngester {
         if (batch.length > 1) {
           for (const ev of batch) {
             try {
-              const r = await this.store.applyEvents([ev]);
+              const r = await this.recorder.apply([ev]);
               this.stored += r.stored;
               this.opts.onStored?.(r.runIds);
             } catch (e1) {

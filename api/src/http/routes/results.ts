@@ -100,7 +100,7 @@ async function followLog(
 }
 
 export async function registerResultRoutes(app: FastifyInstance) {
-  const { store, results } = app.services;
+  const { repos, results } = app.services;
 
   app.post(
     '/api/v1/runs/:id/results',
@@ -139,7 +139,7 @@ export async function registerResultRoutes(app: FastifyInstance) {
       },
       config: { run: 'read' },
     },
-    async (req) => ({ items: await store.samples(runOf(req).id) }),
+    async (req) => ({ items: await repos.results.samples(runOf(req).id) }),
   );
 
   app.get(
@@ -155,7 +155,7 @@ export async function registerResultRoutes(app: FastifyInstance) {
     },
     async (req) => {
       const run = runOf(req);
-      const integration = await store.integration(run.id);
+      const integration = await repos.results.integration(run.id);
       if (!integration) throw new ClientError(404, 'no integration results for this run (not ingested yet?)');
       return integration;
     },
@@ -178,7 +178,7 @@ export async function registerResultRoutes(app: FastifyInstance) {
     },
     async (req, reply) => {
       const run = runOf(req);
-      const available = await store.cellColumnNames(run.id);
+      const available = await repos.results.cellColumnNames(run.id);
       const asked = (req.query as { columns?: string }).columns;
       const columns = asked
         ? [
@@ -193,7 +193,7 @@ export async function registerResultRoutes(app: FastifyInstance) {
       for (const c of columns ?? [])
         if (!available.includes(c))
           throw new ClientError(400, `unknown column '${c}' (have ${available.join(', ')})`, { field: 'columns' });
-      const cols = await store.cells(run.id, columns);
+      const cols = await repos.results.cells(run.id, columns);
       if (!cols) throw new ClientError(404, 'no per-cell data for this run (not ingested yet?)');
       return reply.type(ARROW).send(Buffer.from(columnsToArrowStream(cols)));
     },
@@ -212,7 +212,7 @@ export async function registerResultRoutes(app: FastifyInstance) {
     },
     async (req, reply) => {
       const run = runOf(req);
-      const r = await store.barcodeRanks(run.id);
+      const r = await repos.results.barcodeRanks(run.id);
       if (!r.rank.length) throw new ClientError(404, 'no barcode ranks for this run (not ingested yet?)');
       return reply.type(ARROW).send(Buffer.from(columnsToArrowStream(r)));
     },
@@ -244,7 +244,7 @@ export async function registerResultRoutes(app: FastifyInstance) {
       const q = req.query as { follow?: boolean; offset?: number };
       if (q.follow)
         return followLog(app, req, reply, async () => {
-          const r = (await store.getRun(run.id)) as Run;
+          const r = (await repos.runs.get(run.id)) as Run;
           return { ref: { kind: 'run', run: r }, done: TERMINAL.has(r.status) };
         });
       const chunk = await app.services.logs.read({ kind: 'run', run }, q.offset ?? 0);
@@ -274,12 +274,12 @@ export async function registerResultRoutes(app: FastifyInstance) {
       const { taskId } = req.params as { taskId: number };
       const q = req.query as { follow?: boolean; offset?: number; stream?: 'out' | 'err' };
       const stream = q.stream ?? 'out';
-      const task = await store.getTask(run.id, taskId);
+      const task = await repos.tasks.get(run.id, taskId);
       if (!task) throw new ClientError(404, 'task not found', { field: 'taskId' });
       if (q.follow)
         return followLog(app, req, reply, async () => {
-          const t = (await store.getTask(run.id, taskId))!;
-          const r = (await store.getRun(run.id))!;
+          const t = (await repos.tasks.get(run.id, taskId))!;
+          const r = (await repos.runs.get(run.id))!;
           return { ref: { kind: 'task', run: r, task: t, stream }, done: TASK_DONE.has(String(t.status)) || TERMINAL.has(r.status) };
         });
       const chunk = await app.services.logs.read({ kind: 'task', run, task, stream }, q.offset ?? 0);

@@ -6,6 +6,7 @@ import { ownerOf } from '../../domain/auth.js';
 import { ClientError } from '../../domain/errors.js';
 import type { Run, TaskQuery } from '../../domain/ports.js';
 import { RUN_STATUSES } from '../../domain/ports.js';
+import { processProgress, runProgress } from '../../domain/progress.js';
 import type { RunRequest } from '../../domain/runs.js';
 import { TASK_FIELDS } from '../../domain/task-fields.js';
 import { runOf } from '../access.js';
@@ -34,7 +35,7 @@ function decodeCursor(c: string): { createdAt: string; id: string } {
 }
 
 export async function runDetail(app: FastifyInstance, run: Run) {
-  const progress = await app.services.store.progress(run.id);
+  const progress = await runProgress(app.services.repos.tasks, run.id);
   const started = run.startedAt ? Date.parse(run.startedAt) : null;
   const end = run.completedAt ? Date.parse(run.completedAt) : Date.now();
   return {
@@ -98,7 +99,7 @@ function taskQuery(q: Record<string, unknown>): TaskQuery {
 }
 
 export async function registerRunRoutes(app: FastifyInstance) {
-  const { runs, store } = app.services;
+  const { runs, repos } = app.services;
 
   app.get(
     '/api/v1/runs',
@@ -134,7 +135,7 @@ export async function registerRunRoutes(app: FastifyInstance) {
       for (const s of status ?? [])
         if (!RUN_STATUSES.includes(s as never)) throw new ClientError(400, `unknown status '${s}'`, { field: 'status' });
       const limit = Number(q.limit ?? 50);
-      const { items, total } = await store.listRuns({
+      const { items, total } = await repos.runs.list({
         status,
         label: asList(q.label)?.filter(Boolean),
         submitter: q.submitter as string | undefined,
@@ -299,7 +300,7 @@ export async function registerRunRoutes(app: FastifyInstance) {
       config: { run: 'read' },
     },
     async (req) => {
-      return { items: await store.processes(runOf(req).id) };
+      return { items: await processProgress(repos.tasks, runOf(req).id) };
     },
   );
 
@@ -345,13 +346,13 @@ export async function registerRunRoutes(app: FastifyInstance) {
       const q = req.query as Record<string, unknown>;
       const tq = taskQuery(q);
       if (q.format === 'csv') {
-        const pages = store.taskPages(run.id, tq, CSV_PAGE_ROWS);
+        const pages = repos.tasks.pages(run.id, tq, CSV_PAGE_ROWS);
         return reply
           .type('text/csv; charset=utf-8')
           .header('content-disposition', `attachment; filename="tasks-${run.id}.csv"`)
           .send(csvStream([...TASK_COLUMNS, 'extra'], pages));
       }
-      return store.listTasks(run.id, tq);
+      return repos.tasks.list(run.id, tq);
     },
   );
 }
