@@ -1,10 +1,11 @@
 // Runs (and their labels) on PostgreSQL. Status changes are guarded in SQL by the domain's RUN_STATUS_RANK.
-import { type ExpressionBuilder, sql, type Updateable } from 'kysely';
-import type { Database, RunsTable } from '../../db/schema.js';
+import { sql, type Updateable } from 'kysely';
+import type { RunsTable } from '../../db/schema.js';
 import type { NewNextflowRun, NextflowKey, NextflowRun } from '../../domain/event-runs.js';
 import { type NewRun, RUN_STATUS_RANK, type Run, type RunPatch, type RunQuery, type RunStatus } from '../../domain/ports.js';
 import type { RunEventFacts, RunRepository } from '../../domain/repositories.js';
 import { toRun } from './rows.js';
+import { filterOf } from './run-filter.js';
 import type { Scope } from './scope.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -30,33 +31,6 @@ function columnsOf(patch: RunPatch): Updateable<RunsTable> {
   const set: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(patch)) if (v !== undefined) set[PATCH_COLUMNS[k as keyof RunPatch]] = v;
   return set as Updateable<RunsTable>;
-}
-
-type RunsAs = ExpressionBuilder<Database & { r: RunsTable }, 'r'>;
-
-/** The filters of a run query (labels `k` or `k=v`, text search with LIKE's specials taken literally). */
-function filterOf(q: RunQuery) {
-  return (eb: RunsAs) => {
-    const and = [];
-    if (q.status?.length) and.push(eb('r.status', 'in', q.status));
-    for (const l of q.label ?? []) {
-      const eq = l.indexOf('=');
-      let label = eb.selectFrom('run_labels as l').select('l.key').whereRef('l.run_id', '=', 'r.id');
-      label = eq < 0 ? label.where('l.key', '=', l) : label.where('l.key', '=', l.slice(0, eq)).where('l.value', '=', l.slice(eq + 1));
-      and.push(eb.exists(label));
-    }
-    if (q.submitter) and.push(eb('r.submitter', '=', q.submitter));
-    if (q.owner !== undefined) and.push(eb('r.owner', '=', q.owner));
-    if (q.from) and.push(eb('r.created_at', '>=', sql<Date>`${q.from}`));
-    if (q.to) and.push(eb('r.created_at', '<', sql<Date>`${q.to}`));
-    if (q.q) {
-      const p = `%${q.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      and.push(
-        eb.or([eb('r.name', 'ilike', p), eb('r.run_name', 'ilike', p), eb(sql`r.id::text`, 'ilike', p), eb('r.submitter', 'ilike', p)]),
-      );
-    }
-    return eb.and(and);
-  };
 }
 
 export class KyselyRunRepository implements RunRepository {
