@@ -20,6 +20,9 @@ const db = `bench_events_${process.pid}`;
 await client.query(`CREATE DATABASE ${db}`);
 const url = new URL(admin);
 url.pathname = `/${db}`;
+// The bench's own connection for counting rows: the platform exposes repositories, not its pool.
+const rows = new pg.Pool({ connectionString: url.toString(), max: 1 });
+const count = async (table: string) => Number((await rows.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
 const platform = await createPlatform(
   { ...loadConfig({ ...process.env, DATABASE_URL: url.toString(), SCRNA_ADMIN_TOKEN: '' }), dataDir: '/tmp/bench-events' },
   { recover: false },
@@ -96,11 +99,11 @@ try {
   const single = await load('/api/v1/events', SINGLE, () => JSON.stringify(event()));
   const singleSent = single.ok;
   await platform.ingester.drain();
-  const afterSingle = Number((await platform.pool.query('SELECT count(*) AS n FROM events')).rows[0].n);
+  const afterSingle = await count('events');
   const batched = await load('/api/v1/events', BATCHES, () => JSON.stringify(Array.from({ length: 100 }, event)));
   await platform.ingester.drain();
-  const total = Number((await platform.pool.query('SELECT count(*) AS n FROM events')).rows[0].n);
-  const tasks = Number((await platform.pool.query('SELECT count(*) AS n FROM tasks')).rows[0].n);
+  const total = await count('events');
+  const tasks = await count('tasks');
   const result = {
     benchmark: 'events',
     connections: CONNECTIONS,
@@ -125,6 +128,7 @@ try {
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 } finally {
   await platform.close();
+  await rows.end();
   await client.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
   await client.end();
 }

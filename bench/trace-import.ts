@@ -8,7 +8,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { KyselyStore } from '../api/src/adapters/kysely-store.js';
+import { kyselyRepositories } from '../api/src/adapters/kysely/repositories.js';
 import { connect } from '../api/src/db/connect.js';
 import { migrate } from '../api/src/db/migrations.js';
 import { TASK_FIELDS } from '../api/src/domain/task-fields.js';
@@ -85,7 +85,7 @@ url.pathname = `/${db}`;
 const conn = connect(url.toString());
 try {
   await migrate(conn.db);
-  const store = new KyselyStore(conn.db, conn.pool);
+  const repos = kyselyRepositories(conn.db, conn.pool);
   const traceFile = path.join(dir, 'trace.txt');
   await write(
     traceFile,
@@ -100,7 +100,7 @@ try {
   // The same rows as psql \copy input for the tasks table (what the import ends up writing).
   const runA = crypto.randomUUID();
   const runB = crypto.randomUUID();
-  for (const id of [runA, runB]) await store.createRun({ id, name: id, status: 'COMPLETED', source: 'trace' });
+  for (const id of [runA, runB]) await repos.runs.create({ id, name: id, status: 'COMPLETED', source: 'trace' });
   const cols = ['run_id', 'task_id', 'attempt', 'status', 'state_key', ...TASK_FIELDS.map((f) => f.column), 'extra'];
   const copyFile = path.join(dir, 'tasks.tsv');
   const iso = (ms: unknown) => (ms === undefined || ms === '-' ? '\\N' : new Date(Number(ms)).toISOString());
@@ -122,11 +122,11 @@ try {
   await conn.pool.query('VACUUM ANALYZE');
 
   let t0 = performance.now();
-  const imported = await store.importTasks(runA, scanTrace(createReadStream(traceFile, { highWaterMark: 1 << 20 })));
+  const imported = await repos.tasks.import(runA, scanTrace(createReadStream(traceFile, { highWaterMark: 1 << 20 })));
   const importS = (performance.now() - t0) / 1000;
 
   t0 = performance.now();
-  const reimported = await store.importTasks(runA, scanTrace(createReadStream(traceFile, { highWaterMark: 1 << 20 })));
+  const reimported = await repos.tasks.import(runA, scanTrace(createReadStream(traceFile, { highWaterMark: 1 << 20 })));
   const reimportS = (performance.now() - t0) / 1000;
 
   t0 = performance.now();

@@ -23,7 +23,7 @@ const inert = new Proxy(
 
 export async function apiTypes(): Promise<string> {
   const services = {
-    store: inert,
+    repos: inert,
     runs: inert,
     results: inert,
     ingester: inert,

@@ -7,7 +7,7 @@ import { FileLogSource } from './adapters/file-logs.js';
 import { FsPathResolver } from './adapters/fs-paths.js';
 import { FsResultStore } from './adapters/fs-results.js';
 import { FsSchemaFiles } from './adapters/fs-schema-files.js';
-import { KyselyStore } from './adapters/kysely-store.js';
+import { kyselyRepositories } from './adapters/kysely/repositories.js';
 import { LocalLauncher } from './adapters/local-launcher.js';
 import { type Config, dataRootsOf } from './config.js';
 import { connect, type EmbeddedServer, startEmbedded } from './db/connect.js';
@@ -17,8 +17,10 @@ import { DataRoots } from './domain/data-roots.js';
 import { DomainError } from './domain/errors.js';
 import { EventAccess } from './domain/event-access.js';
 import { EventIngester } from './domain/event-ingester.js';
+import { EventRecorder } from './domain/event-recorder.js';
 import { RunNotifier } from './domain/notifier.js';
 import type { Launcher, LogSource, ResultStore } from './domain/ports.js';
+import type { Repositories } from './domain/repositories.js';
 import { ResultsService } from './domain/results.js';
 import { RunService } from './domain/runs.js';
 import { LaunchValidator } from './domain/validation.js';
@@ -26,11 +28,10 @@ import { type AppOptions, buildApp } from './http/app.js';
 
 export interface Platform {
   app: FastifyInstance;
-  store: KyselyStore;
+  repos: Repositories;
   runs: RunService;
   ingester: EventIngester;
   databaseUrl: string;
-  pool: import('pg').Pool;
   close(): Promise<void>;
 }
 
@@ -70,13 +71,13 @@ export async function createPlatform(config: Config, opts: AppOptions & { recove
   }
   const conn = connect(url);
   await migrate(conn.db);
-  const store = new KyselyStore(conn.db, conn.pool);
+  const repos = kyselyRepositories(conn.db, conn.pool);
   const launcher = chooseLauncher(config);
   const files = chooseResults(config);
   const logs = chooseLogs(config);
   const notifier = new RunNotifier();
   const schemaFiles = new FsSchemaFiles(config.workflowsDir);
-  const results = new ResultsService(store, files, schemaFiles);
+  const results = new ResultsService(repos, files, schemaFiles);
   let validatorP: Promise<LaunchValidator> | null = null;
   const validator = () => {
     validatorP ??= LaunchValidator.load(schemaFiles).catch((e) => {
@@ -94,12 +95,12 @@ export async function createPlatform(config: Config, opts: AppOptions & { recove
     warn: (o: object, m?: string) => logRef?.warn(o, m),
     error: (o: object, m?: string) => logRef?.error(o, m),
   };
-  const ingester = new EventIngester(store, {
+  const ingester = new EventIngester(new EventRecorder(repos), {
     onStored: (ids) => notifier.changed(...ids),
     onError: (err, evs) => log.error({ err, events: evs.length }, 'events could not be stored'),
   });
   const runs = new RunService({
-    store,
+    repos,
     launcher,
     files,
     results,
@@ -111,12 +112,12 @@ export async function createPlatform(config: Config, opts: AppOptions & { recove
   });
   const app = await buildApp(
     {
-      store,
+      repos,
       runs,
       results,
       ingester,
-      auth: new Authenticator(store, config.adminToken),
-      eventAccess: new EventAccess(store),
+      auth: new Authenticator(repos, config.adminToken),
+      eventAccess: new EventAccess(repos.runs),
       logs,
       notifier,
       validator,
@@ -131,11 +132,10 @@ export async function createPlatform(config: Config, opts: AppOptions & { recove
   if (opts.recover !== false) await runs.recover();
   return {
     app,
-    store,
+    repos,
     runs,
     ingester,
     databaseUrl: url,
-    pool: conn.pool,
     async close() {
       runs.close();
       (launcher as { close?: () => void }).close?.();

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { createPlatform } from './composition.js';
 import { loadConfig } from './config.js';
 import type { Run } from './domain/ports.js';
+import { runProgress } from './domain/progress.js';
 
 const config = loadConfig();
 const say = (m: string) => process.stderr.write(`\x1b[1m[demo]\x1b[0m ${m}\n`);
@@ -37,7 +38,7 @@ let run: Run | null = null;
 if (!existsSync(path.join(config.pipeline, 'workflows/main.nf'))) {
   say('the pipeline (workflows/main.nf) is not there yet: serving the API only');
 } else {
-  const previous = (await platform.store.listRuns({ label: ['demo=test-profile'], limit: 1 })).items[0];
+  const previous = (await platform.repos.runs.list({ label: ['demo=test-profile'], limit: 1 })).items[0];
   if (previous && previous.status !== 'FAILED' && previous.status !== 'CANCELLED') {
     run = previous;
     say(`demo run ${run.id} is ${run.status} (from an earlier start)`);
@@ -61,9 +62,9 @@ process.stdout.write(`${page}\n`);
 if (run) {
   let last = '';
   const timer = setInterval(async () => {
-    const r = await platform.store.getRun(run!.id).catch(() => null);
+    const r = await platform.repos.runs.get(run!.id).catch(() => null);
     if (!r) return;
-    const p = await platform.store.progress(r.id);
+    const p = await runProgress(platform.repos.tasks, r.id);
     const line = `${r.status}: ${p.completed + p.cached}/${p.total} tasks done, ${p.running} running, ${p.failed} failed${r.resultsIngestedAt ? ', results ingested' : ''}`;
     if (line !== last) say(line);
     last = line;

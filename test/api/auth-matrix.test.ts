@@ -156,7 +156,7 @@ t.test('events cannot move a run they do not belong to', async (t) => {
   const bob = await mint(p, 'bob');
   const { hashToken } = await import('../../api/src/domain/auth.js');
   const runToken = 'alice-run-token-secret';
-  const platformRun = await p.store.createRun({
+  const platformRun = await p.repos.runs.create({
     id: crypto.randomUUID(),
     name: 'launched',
     status: 'RUNNING',
@@ -178,7 +178,7 @@ t.test('events cannot move a run they do not belong to', async (t) => {
   const forged = await post(completed(platformRun.id), bob);
   t.equal(forged.statusCode, 403, 'an API token naming a platform run it does not hold is refused');
   t.equal(forged.json().field, 'platformRunId');
-  const otherRun = await p.store.createRun({ id: crypto.randomUUID(), name: 'other', status: 'RUNNING', source: 'platform' });
+  const otherRun = await p.repos.runs.create({ id: crypto.randomUUID(), name: 'other', status: 'RUNNING', source: 'platform' });
   t.equal(
     (await post([completed(), completed(otherRun.id)], runToken)).json().field,
     '[1].platformRunId',

@@ -14,8 +14,9 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import t, { type Test } from 'tap';
-import { KyselyStore } from '../../api/src/adapters/kysely-store.js';
+import { kyselyRepositories } from '../../api/src/adapters/kysely/repositories.js';
 import { connect } from '../../api/src/db/connect.js';
+import type { Repositories } from '../../api/src/domain/repositories.js';
 import { stateKey, TASK_FIELDS } from '../../api/src/domain/task-fields.js';
 import { scanJson, topLevelMaxItems } from '../../api/src/http/json-body.js';
 import { CSV_PAGE_ROWS, DEFAULT_BODY_LIMIT, EVENTS_BODY_LIMIT, FOLLOW_BUFFER_LIMIT, MAX_JSON_DEPTH } from '../../api/src/http/limits.js';
@@ -77,7 +78,7 @@ interface Server {
   pid: number;
   dataDir: string;
   pool: pg.Pool;
-  store: KyselyStore;
+  repos: Repositories;
   /** Resolves when the server has logged `count` lines with this msg (pino JSON); rejects after 2 minutes. */
   logged(msg: string, count: number): Promise<void>;
 }
@@ -141,7 +142,7 @@ async function startServer(t: Test): Promise<Server> {
     pid: child.pid!,
     dataDir,
     pool: conn.pool,
-    store: new KyselyStore(conn.db, conn.pool),
+    repos: kyselyRepositories(conn.db, conn.pool),
     logged: (msg, count) =>
       new Promise((resolve, reject) => {
         if ((seen.get(msg) ?? 0) >= count) return resolve();
@@ -175,7 +176,7 @@ t.test('separate API process: memory per client stays bounded', async (t) => {
     for (let i = 0; i < LOG_SIZE / MiB; i++) await fh.write(block);
     await fh.close();
     await link(logFile, path.join(workdir, '.command.out'));
-    await s.store.createRun({ id: runId, name: 'big-log', status: 'COMPLETED', source: 'platform', launchDir });
+    await s.repos.runs.create({ id: runId, name: 'big-log', status: 'COMPLETED', source: 'platform', launchDir });
     await s.pool.query(`INSERT INTO tasks (run_id, task_id, attempt, status, state_key, workdir) VALUES ($1, 1, 1, 'COMPLETED', $2, $3)`, [
       runId,
       stateKey('COMPLETED', 'trace'),
@@ -214,7 +215,7 @@ t.test('separate API process: memory per client stays bounded', async (t) => {
   t.test('CSV export of 400k tasks streams page by page while /healthz keeps answering', async (t) => {
     const N = 400_000;
     const runId = randomUUID();
-    await s.store.createRun({ id: runId, name: 'wide', status: 'COMPLETED', source: 'trace' });
+    await s.repos.runs.create({ id: runId, name: 'wide', status: 'COMPLETED', source: 'trace' });
     await insertTasks(s.pool, runId, N);
     // Statistics as autovacuum leaves them after a bulk load; without them each page is planned as a sort of the run.
     await s.pool.query('ANALYZE tasks');
@@ -280,7 +281,7 @@ t.test('separate API process: memory per client stays bounded', async (t) => {
 t.test('CSV pages follow the JSON order across page boundaries, NULLs and ties', async (t) => {
   const p = await platformFor(t);
   const runId = randomUUID();
-  await p.store.createRun({ id: runId, name: 'keyset', status: 'COMPLETED', source: 'trace' });
+  await p.repos.runs.create({ id: runId, name: 'keyset', status: 'COMPLETED', source: 'trace' });
   // Two attempts per task: more rows than a page, duplicate sort values, NULLs, microsecond timestamps.
   const n = Math.ceil(CSV_PAGE_ROWS * 1.5);
   await insertTasks(p.pool, runId, n, 2);
@@ -359,7 +360,7 @@ t.test('bodies: maxItems, nesting depth and size limits, with and without a toke
     refused(await post('/api/v1/events', bigEvents), '/api/v1/events', 413, 'events body over EVENTS_BODY_LIMIT');
   }
   await p.ingester.drain();
-  t.equal((await p.store.listRuns({ limit: 10 })).total, 0, 'nothing stored from refused requests');
+  t.equal((await p.repos.runs.list({ limit: 10 })).total, 0, 'nothing stored from refused requests');
 
   // Over a real socket, without a content-length: refused while the body is still streaming in.
   await p.app.listen({ port: 0, host: '127.0.0.1' });

@@ -3,11 +3,12 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import fc from 'fast-check';
 import t from 'tap';
+import { EventRecorder } from '../../api/src/domain/event-recorder.js';
 import type { IncomingEvent } from '../../api/src/domain/ports.js';
 import { parseTrace } from '../../api/src/domain/trace-parser.js';
 import type { WeblogEvent } from '../../api/src/domain/weblog.js';
 import { repoRoot } from '../helpers/paths.js';
-import { storeFor } from './store-helpers.js';
+import { reposFor } from './repos-helpers.js';
 
 const fixtures = path.join(repoRoot, 'test/api/fixtures');
 // Recorded from real runs (nf-capture/capture-events.ts): what the nf-scrna plugin posted, and Nextflow's trace file.
@@ -46,16 +47,17 @@ type Step = { kind: 'events'; idx: number[] } | { kind: 'trace' };
 for (const c of cases)
   t.test(`${c.name}: any interleaving of events, trace and duplicates gives identical task rows`, async (t) => {
     const { events, trace } = await load(c.name);
-    const { store, conn } = await storeFor(t, 'conv');
+    const { repos, conn } = await reposFor(t, 'conv');
+    const recorder = new EventRecorder(repos);
     const snapshot = async (runId: string) =>
       (await conn.pool.query('SELECT * FROM tasks WHERE run_id = $1 ORDER BY task_id, attempt', [runId])).rows.map(
         ({ run_id: _, ...r }) => r,
       );
     const apply = async (runId: string, steps: Step[]) => {
       for (const s of steps) {
-        if (s.kind === 'trace') await store.importTasks(runId, parseTrace([trace]));
+        if (s.kind === 'trace') await repos.tasks.import(runId, parseTrace([trace]));
         else
-          await store.applyEvents(
+          await recorder.apply(
             s.idx.map(
               (i): IncomingEvent => ({
                 event: events[i]!,
@@ -69,7 +71,7 @@ for (const c of cases)
       }
     };
     const newRun = async () =>
-      (await store.createRun({ id: crypto.randomUUID(), name: 'conv', status: 'SUBMITTED', source: 'platform' })).id;
+      (await repos.runs.create({ id: crypto.randomUUID(), name: 'conv', status: 'SUBMITTED', source: 'platform' })).id;
 
     // Reference: all events in order, then the trace.
     const ref = await newRun();

@@ -184,8 +184,8 @@ t.test('default roots: the data directory and the bundled assets; a request insi
   const created = await p.app.inject({ method: 'POST', url: '/api/v1/runs', payload: { samplesheet: sheet, params } });
   t.equal(created.statusCode, 201, created.body);
   const id = created.json().id as string;
-  for (let i = 0; i < 100 && (await p.store.getRun(id))?.status !== 'COMPLETED'; i++) await sleep(100);
-  t.equal((await p.store.getRun(id))?.status, 'COMPLETED', 'launched (and ended) before the test closes the platform');
+  for (let i = 0; i < 100 && (await p.repos.runs.get(id))?.status !== 'COMPLETED'; i++) await sleep(100);
+  t.equal((await p.repos.runs.get(id))?.status, 'COMPLETED', 'launched (and ended) before the test closes the platform');
 });
 
 t.test('task and run logs come only from the run’s own launch and work directory', async (t) => {
@@ -207,7 +207,7 @@ t.test('task and run logs come only from the run’s own launch and work directo
   await writeFile(path.join(task('ef/gh'), '.command.out'), 'gh out\n');
   await symlink(path.join(outside, '.command.err'), path.join(task('ef/gh'), '.command.err'));
   await writeFile(path.join(launchDir, '.nextflow.log'), 'own log\n');
-  await p.store.createRun({ id, name: 'launched', status: 'RUNNING', source: 'platform', launchDir, tokenHash: hashToken(runToken) });
+  await p.repos.runs.create({ id, name: 'launched', status: 'RUNNING', source: 'platform', launchDir, tokenHash: hashToken(runToken) });
 
   const trace = ['task_id\tname\tstatus\tworkdir', `1\tA\tCOMPLETED\t${task('ab/cdef')}`, `2\tB\tCOMPLETED\t${outside}`];
   trace.push(

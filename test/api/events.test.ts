@@ -35,7 +35,7 @@ t.test('events need a token and well-formed bodies', async (t) => {
   t.equal((await post('[1,2]', `Bearer ${token}`)).json().field, '[0]');
   t.equal((await post('hello', `Bearer ${token}`, 'text/plain')).statusCode, 415);
   await p.ingester.drain();
-  t.equal((await p.store.listRuns({ limit: 10 })).total, 0, 'nothing stored from rejected requests');
+  t.equal((await p.repos.runs.list({ limit: 10 })).total, 0, 'nothing stored from rejected requests');
 });
 
 t.test('a head-node run reported by nf-weblog is created on its first event and fills in', async (t) => {
@@ -93,7 +93,7 @@ t.test('plugin batches: per-run token, seq gaps, platformRunId', async (t) => {
   // A platform run is created with a per-run token: stand in for POST /runs with the store.
   const { hashToken } = await import('../../api/src/domain/auth.js');
   const runToken = 'per-run-secret';
-  const run = await p.store.createRun({
+  const run = await p.repos.runs.create({
     id: crypto.randomUUID(),
     name: 'launched',
     status: 'SUBMITTED',
@@ -133,7 +133,7 @@ t.test('run list: filters, labels, text search, keyset pagination', async (t) =>
   const base = Date.parse('2026-01-01T00:00:00Z');
   for (let i = 0; i < 7; i++) {
     const id = crypto.randomUUID();
-    await p.store.createRun({
+    await p.repos.runs.create({
       id,
       name: `batch-${i}`,
       status: i % 2 ? 'COMPLETED' : 'FAILED',

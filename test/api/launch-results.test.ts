@@ -179,7 +179,7 @@ async function writeResults(outdir: string, opts: { corrupt?: boolean } = {}) {
 t.test('results: manifest ingest with checksums, QC per sample, cells as Arrow with selected columns', async (t) => {
   const p = await platformFor(t);
   const outdir = path.join(p.dataDir, 'runs/r1/results');
-  const run = await p.store.createRun({ id: crypto.randomUUID(), name: 'done', status: 'COMPLETED', source: 'platform', outdir });
+  const run = await p.repos.runs.create({ id: crypto.randomUUID(), name: 'done', status: 'COMPLETED', source: 'platform', outdir });
   const ingest = () => p.app.inject({ method: 'POST', url: `/api/v1/runs/${run.id}/results` });
   const none = await ingest();
   t.equal(none.statusCode, 409, 'no manifest yet');

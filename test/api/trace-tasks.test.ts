@@ -52,7 +52,7 @@ t.test('create a run from each trace format; malformed uploads leave nothing', a
 
 t.test('importing into a run is idempotent and an error rolls the whole file back', async (t) => {
   const p = await platformFor(t);
-  const run = await p.store.createRun({ id: crypto.randomUUID(), name: 'r', status: 'RUNNING', source: 'platform' });
+  const run = await p.repos.runs.create({ id: crypto.randomUUID(), name: 'r', status: 'RUNNING', source: 'platform' });
   const url = `/api/v1/runs/${run.id}/trace`;
   const put = (body: Buffer | string) =>
     p.app.inject({ method: 'POST', url, payload: body, headers: { 'content-type': 'text/tab-separated-values' } });

@@ -19,7 +19,7 @@ async function newRun(name: string) {
   const id = crypto.randomUUID();
   const outdir = path.join(dataDir, name, 'results');
   mkdirSync(outdir, { recursive: true });
-  await platform.store.createRun({ id, name, status: 'RUNNING', source: 'platform', outdir });
+  await platform.repos.runs.create({ id, name, status: 'RUNNING', source: 'platform', outdir });
   return { id, outdir };
 }
 

@@ -28,7 +28,7 @@ t.test('sign in from the runs page, see own runs only, live stream authorised by
     ['alice-run', alice.id],
     ['bob-run', bob.id],
   ] as const)
-    await platform.store.createRun({ id: crypto.randomUUID(), name, status: 'RUNNING', source: 'platform', owner });
+    await platform.repos.runs.create({ id: crypto.randomUUID(), name, status: 'RUNNING', source: 'platform', owner });
   await page.goto(`${base}/`);
   const form = page.getByTestId('sign-in');
   await form.waitFor();

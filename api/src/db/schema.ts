@@ -89,6 +89,30 @@ export interface OutputsTable {
   sha256: string;
 }
 
+export interface CellsTable {
+  run_id: string;
+  idx: number;
+  barcode: string;
+  sample: string;
+  batch: string | null;
+  n_genes: number | null;
+  total_counts: number | null;
+  pct_counts_mt: number | null;
+  doublet_score: number | null;
+  leiden: string | null;
+  umap_x: number | null;
+  umap_y: number | null;
+  extra: Json;
+}
+
+export interface BarcodeRanksTable {
+  run_id: string;
+  sample: string;
+  rank: number;
+  umi_count: number;
+  is_cell: boolean;
+}
+
 export interface TokensTable {
   id: string;
   name: string;
@@ -109,6 +133,8 @@ export interface Database {
   events: EventsTable;
   samples: SamplesTable;
   outputs: OutputsTable;
+  cells: CellsTable;
+  barcode_ranks: BarcodeRanksTable;
   tokens: TokensTable;
   uploads: UploadsTable;
 }

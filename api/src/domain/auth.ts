@@ -2,7 +2,8 @@
 // to Nextflow), and the ownership rule every run-scoped request goes through.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { DomainError } from './errors.js';
-import type { Run, RunStore } from './ports.js';
+import type { Run } from './ports.js';
+import type { Repositories } from './repositories.js';
 
 export type Principal = { kind: 'api'; admin: boolean; tokenId: string } | { kind: 'run'; runId: string };
 
@@ -38,7 +39,7 @@ export class Authenticator {
   private readonly cache = new Map<string, { p: Principal | null; at: number }>();
 
   constructor(
-    private readonly store: RunStore,
+    private readonly repos: Pick<Repositories, 'runs' | 'tokens'>,
     private readonly adminToken: string | null,
     private readonly ttlMs = 30_000,
   ) {}
@@ -55,10 +56,10 @@ export class Authenticator {
     if (hit && Date.now() - hit.at < this.ttlMs) return hit.p;
     const hash = hashToken(token);
     let p: Principal | null = null;
-    const t = await this.store.findToken(hash);
+    const t = await this.repos.tokens.find(hash);
     if (t) p = { kind: 'api', admin: t.admin, tokenId: t.id };
     else {
-      const runId = await this.store.findRunByTokenHash(hash);
+      const runId = await this.repos.runs.idByTokenHash(hash);
       if (runId) p = { kind: 'run', runId };
     }
     if (this.cache.size > 10_000) this.cache.clear();

@@ -1,7 +1,7 @@
 // Who may report on which run, decided before an event batch is answered 202 (so a refused event is never "accepted").
 import { checkNamedRun, type Principal } from './auth.js';
 import { DomainError } from './errors.js';
-import type { RunStore } from './ports.js';
+import type { RunRepository } from './repositories.js';
 import type { WeblogEvent } from './weblog.js';
 
 export class EventAccess {
@@ -9,7 +9,7 @@ export class EventAccess {
   private readonly allowed = new Map<string, { ok: boolean; at: number }>();
 
   constructor(
-    private readonly store: Pick<RunStore, 'nextflowRunOwner'>,
+    private readonly runs: Pick<RunRepository, 'findNextflow'>,
     private readonly ttlMs = 30_000,
   ) {}
 
@@ -33,9 +33,9 @@ export class EventAccess {
     const key = `${tokenId}\u0000${sessionId}\u0000${runName}`;
     const hit = this.allowed.get(key);
     if (hit && Date.now() - hit.at < this.ttlMs) return hit.ok;
-    const owner = await this.store.nextflowRunOwner(sessionId, runName);
+    const [run] = await this.runs.findNextflow([{ sessionId, runName }]);
     // No such run yet: this token's first event creates it, as its owner.
-    const ok = owner === undefined || owner === tokenId;
+    const ok = run === undefined || run.owner === tokenId;
     if (this.allowed.size > 10_000) this.allowed.clear();
     this.allowed.set(key, { ok, at: Date.now() });
     return ok;

@@ -2,7 +2,8 @@
 // once that batch is committed, so "accepted" (202) means stored. Lingering a few milliseconds lets concurrent
 // requests share one transaction instead of one each.
 import { DomainError, isRetryable, isUnavailable } from './errors.js';
-import type { IncomingEvent, RunStore } from './ports.js';
+import type { EventRecorder } from './event-recorder.js';
+import type { IncomingEvent } from './ports.js';
 
 export interface IngesterOptions {
   maxBatch?: number;
@@ -35,7 +36,7 @@ export class EventIngester {
   failed = 0;
 
   constructor(
-    private readonly store: Pick<RunStore, 'applyEvents'>,
+    private readonly recorder: Pick<EventRecorder, 'apply'>,
     private readonly opts: IngesterOptions = {},
   ) {
     this.maxBatch = opts.maxBatch ?? 2000;
@@ -97,10 +98,10 @@ export class EventIngester {
 
   private async write(events: IncomingEvent[]): Promise<void> {
     // Concurrent writers can deadlock on the same run's rows; Postgres then aborts one, which is safe to redo.
-    let r: Awaited<ReturnType<typeof this.store.applyEvents>>;
+    let r: Awaited<ReturnType<EventRecorder['apply']>>;
     for (let attempt = 1; ; attempt++) {
       try {
-        r = await this.store.applyEvents(events);
+        r = await this.recorder.apply(events);
         break;
       } catch (e) {
         if (attempt >= 3 || !isRetryable(e)) throw e;

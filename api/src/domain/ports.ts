@@ -1,7 +1,6 @@
-// Interfaces the domain services depend on; adapters (kysely store, local launcher, fs results, file logs, and later
-// AWS Batch, S3 and CloudWatch) implement them and are chosen in one place (composition.ts).
-import type { TaskObservation } from './task-fields.js';
-import type { TaskRows } from './trace-parser.js';
+// Interfaces the domain services depend on and the records they exchange; adapters (local launcher, fs results, file
+// logs, and later AWS Batch, S3 and CloudWatch) implement them and are chosen in one place (composition.ts). The
+// persistence ports, one repository per aggregate, are in repositories.ts.
 import type { RunFacts, WeblogEvent } from './weblog.js';
 
 export type RunStatus = 'QUEUED' | 'SUBMITTED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
@@ -151,49 +150,6 @@ export interface ResultsBundle {
   outputs: OutputRow[];
   cells: CellColumns | null;
   barcodeRanks: { sample: string; rank: number; umi_count: number; is_cell: boolean }[];
-}
-
-export interface RunStore {
-  createRun(r: NewRun): Promise<Run>;
-  getRun(id: string): Promise<Run | null>;
-  deleteRun(id: string): Promise<void>;
-  runTokenHash(id: string): Promise<string | null>;
-  listRuns(q: RunQuery): Promise<{ items: Run[]; total: number }>;
-  patchRun(id: string, patch: RunPatch): Promise<void>;
-  /** Moves the run forward (never back, never out of a terminal state); returns whether it changed. */
-  advanceRun(id: string, status: RunStatus, patch?: RunPatch): Promise<boolean>;
-  /** Runs this launcher started that were active when the API last stopped. */
-  activeRuns(launcher: string): Promise<Run[]>;
-  progress(id: string): Promise<Progress>;
-  processes(id: string): Promise<{ process: string; counts: Progress }[]>;
-
-  /** All or nothing: a parse error inside the stream rolls the whole import back. Rows (scanTrace) are the fast form. */
-  importTasks(runId: string, batches: AsyncIterable<TaskObservation[] | TaskRows>): Promise<{ rows: number }>;
-  /** Stores events (deduplicated), creates runs first seen, merges task observations; one transaction. */
-  applyEvents(events: IncomingEvent[]): Promise<{ stored: number; runIds: string[] }>;
-  listEvents(runId: string, afterId: number, limit: number): Promise<{ id: number; body: unknown }[]>;
-  listTasks(runId: string, q: TaskQuery): Promise<{ items: TaskRow[]; total: number }>;
-  /** Every matching task in listTasks' order, pageSize rows per query (keyset: no connection is held between pages). */
-  taskPages(runId: string, q: TaskOrder, pageSize: number): AsyncIterable<TaskRow[]>;
-  getTask(runId: string, taskId: number): Promise<TaskRow | null>;
-
-  saveResults(runId: string, bundle: ResultsBundle): Promise<void>;
-  samples(runId: string): Promise<SampleRow[]>;
-  integration(runId: string): Promise<Record<string, unknown> | null>;
-  /** Per-cell columns (null when the run has no cells). */
-  cells(runId: string, columns: string[] | null): Promise<CellColumns | null>;
-  cellColumnNames(runId: string): Promise<string[]>;
-  barcodeRanks(runId: string): Promise<{ sample: string[]; rank: number[]; umi_count: number[]; is_cell: boolean[] }>;
-
-  findToken(hash: string): Promise<{ id: string; admin: boolean } | null>;
-  findRunByTokenHash(hash: string): Promise<string | null>;
-  /** The ids among `ids` whose run `owner` submitted. */
-  ownedRunIds(ids: string[], owner: string): Promise<string[]>;
-  /** Owner of the run Nextflow knows as (session id, run name); undefined when there is no such run yet. */
-  nextflowRunOwner(sessionId: string, runName: string): Promise<string | null | undefined>;
-  createToken(t: { id: string; name: string; hash: string; admin: boolean }): Promise<void>;
-  registerUpload(u: NewUpload): Promise<{ id: string; created: boolean }>;
-  ping(): Promise<void>;
 }
 
 /** Where a launcher keeps a run: its launch directory (or prefix) and the pipeline's outdir. */

@@ -5,7 +5,8 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { tableFromIPC } from 'apache-arrow';
 import { DomainError } from './errors.js';
-import type { CellColumns, OutputRow, ResultStore, ResultsBundle, RunStore, SampleRow, SchemaFiles } from './ports.js';
+import type { CellColumns, OutputRow, ResultStore, ResultsBundle, SampleRow, SchemaFiles } from './ports.js';
+import type { Repositories } from './repositories.js';
 
 interface Manifest {
   schema_version?: string;
@@ -64,7 +65,7 @@ export class ResultsService {
   private validator: ValidateFunction | null = null;
 
   constructor(
-    private readonly store: RunStore,
+    private readonly repos: Pick<Repositories, 'runs' | 'results'>,
     private readonly files: ResultStore,
     private readonly schemas: SchemaFiles,
   ) {}
@@ -80,7 +81,7 @@ export class ResultsService {
   }
 
   async ingest(runId: string): Promise<{ samples: number; cells: number; outputs: number }> {
-    const run = await this.store.getRun(runId);
+    const run = await this.repos.runs.get(runId);
     if (!run) throw new DomainError('not_found', 'run not found');
     if (!run.outdir) throw new DomainError('conflict', 'the run has no output directory');
     const uri = this.files.join(run.outdir, 'manifest.json');
@@ -145,7 +146,7 @@ export class ResultsService {
           is_cell: Boolean(cols.is_cell?.[i]),
         });
     }
-    await this.store.saveResults(runId, { manifest, integration: manifest.integration ?? null, samples, outputs, cells, barcodeRanks });
+    await this.repos.results.save(runId, { manifest, integration: manifest.integration ?? null, samples, outputs, cells, barcodeRanks });
     return { samples: samples.length, cells: cells?.barcode?.length ?? 0, outputs: outputs.length };
   }
 

@@ -5,8 +5,9 @@ import { hashToken, newToken } from './auth.js';
 import type { DataRoots } from './data-roots.js';
 import { DomainError, type ErrorDetail } from './errors.js';
 import type { RunNotifier } from './notifier.js';
-import type { Launcher, ResultStore, Run, RunStore } from './ports.js';
+import type { Launcher, ResultStore, Run } from './ports.js';
 import { TERMINAL } from './ports.js';
+import type { Repositories } from './repositories.js';
 import type { ResultsService } from './results.js';
 import { TraceFollower } from './trace-follower.js';
 import { scanTrace, TraceParseError } from './trace-parser.js';
@@ -29,7 +30,7 @@ const LABEL_KEY = /^[A-Za-z0-9_.:/-]{1,63}$/;
 const PLATFORM_PARAMS = ['input', 'outdir'];
 
 export interface RunServiceDeps {
-  store: RunStore;
+  repos: Pick<Repositories, 'runs' | 'tasks'>;
   launcher: Launcher;
   files: ResultStore;
   results: ResultsService;
@@ -111,7 +112,7 @@ export class RunService {
     const token = newToken();
     const { launchDir, outdir } = this.d.launcher.workspace(id);
     const profiles = req.profiles ?? [];
-    const run = await this.d.store.createRun({
+    const run = await this.d.repos.runs.create({
       id,
       name: req.name?.trim() || friendlyName(),
       status: 'QUEUED',
@@ -147,17 +148,17 @@ export class RunService {
         env: { SCRNA_API_URL: this.d.publicUrl, SCRNA_API_TOKEN: token, SCRNA_RUN_ID: run.id },
         onExit: (code, signal) => void this.finish(run.id, code, signal),
       });
-      await this.d.store.advanceRun(run.id, 'SUBMITTED', { nativeId, commandLine: cmd.join(' '), startedAt: new Date().toISOString() });
+      await this.d.repos.runs.advance(run.id, 'SUBMITTED', { nativeId, commandLine: cmd.join(' '), startedAt: new Date().toISOString() });
       this.follow(run.id);
     } catch (e) {
       this.d.log.error({ err: e, runId: run.id }, 'launch failed');
-      await this.d.store.advanceRun(run.id, 'FAILED', {
+      await this.d.repos.runs.advance(run.id, 'FAILED', {
         errorMessage: `launch failed: ${(e as Error).message}`,
         completedAt: new Date().toISOString(),
       });
     }
     this.d.notifier.changed(run.id);
-    return (await this.d.store.getRun(run.id))!;
+    return (await this.d.repos.runs.get(run.id))!;
   }
 
   private traceUri(run: Run): string | null {
@@ -176,14 +177,14 @@ export class RunService {
       this.followers.delete(runId);
     };
     const tick = async () => {
-      const run = await this.d.store.getRun(runId);
+      const run = await this.d.repos.runs.get(runId);
       if (!run || TERMINAL.has(run.status) || run.delivery.eventsReceived > 0) return stop();
       const uri = this.traceUri(run);
       if (!uri) return;
       follower ??= new TraceFollower(this.d.files, uri);
       const rows = await follower.next();
       if (!rows) return;
-      await this.d.store.importTasks(runId, scanTrace([rows])).catch((e) => this.d.log.warn({ err: e, runId }, 'trace follow'));
+      await this.d.repos.tasks.import(runId, scanTrace([rows])).catch((e) => this.d.log.warn({ err: e, runId }, 'trace follow'));
       this.d.notifier.changed(runId);
     };
     let busy = false;
@@ -203,7 +204,7 @@ export class RunService {
     const buf = await this.d.files.read(uri);
     const end = buf.lastIndexOf(10);
     if (end < 0) return 0;
-    const r = await this.d.store.importTasks(runId, scanTrace([buf.subarray(0, end + 1)]));
+    const r = await this.d.repos.tasks.import(runId, scanTrace([buf.subarray(0, end + 1)]));
     return r.rows;
   }
 
@@ -220,20 +221,20 @@ export class RunService {
     const timer = this.followers.get(runId);
     if (timer) clearInterval(timer);
     this.followers.delete(runId);
-    const run = await this.d.store.getRun(runId);
+    const run = await this.d.repos.runs.get(runId);
     if (!run) return;
     const uri = this.traceUri(run);
     if (uri && (await this.d.files.exists(uri)))
       await this.importTraceFile(runId, uri).catch((e) => this.d.log.warn({ err: e, runId }, 'final trace import'));
     const now = new Date().toISOString();
-    if (code === 0) await this.d.store.advanceRun(runId, 'COMPLETED', { exitStatus: 0, completedAt: now });
+    if (code === 0) await this.d.repos.runs.advance(runId, 'COMPLETED', { exitStatus: 0, completedAt: now });
     else
-      await this.d.store.advanceRun(runId, 'FAILED', {
+      await this.d.repos.runs.advance(runId, 'FAILED', {
         exitStatus: code,
         completedAt: now,
         errorMessage: run.errorMessage ?? (signal ? `nextflow ended by ${signal}` : `nextflow exited with status ${code ?? 'unknown'}`),
       });
-    const after = await this.d.store.getRun(runId);
+    const after = await this.d.repos.runs.get(runId);
     if (after?.status === 'COMPLETED' && after.outdir && (await this.d.files.exists(this.d.files.join(after.outdir, 'manifest.json')))) {
       await this.d.results.ingest(runId).catch((e) => this.d.log.warn({ err: e, runId }, 'results ingest'));
     }
@@ -242,30 +243,30 @@ export class RunService {
   }
 
   async cancel(runId: string): Promise<Run> {
-    const run = await this.d.store.getRun(runId);
+    const run = await this.d.repos.runs.get(runId);
     if (!run) throw new DomainError('not_found', 'run not found');
     if (TERMINAL.has(run.status)) throw new DomainError('conflict', `the run is already ${run.status}`);
     if (run.source !== 'platform' || !run.nativeId) {
       // Not started by this platform (or never launched): nothing to stop, record the decision.
-      await this.d.store.advanceRun(runId, 'CANCELLED', { completedAt: new Date().toISOString() });
+      await this.d.repos.runs.advance(runId, 'CANCELLED', { completedAt: new Date().toISOString() });
     } else {
-      await this.d.store.advanceRun(runId, 'CANCELLED', { completedAt: new Date().toISOString(), errorMessage: 'cancelled by a user' });
+      await this.d.repos.runs.advance(runId, 'CANCELLED', { completedAt: new Date().toISOString(), errorMessage: 'cancelled by a user' });
       await this.d.launcher.cancel(run.nativeId);
     }
     this.d.notifier.changed(runId);
-    return (await this.d.store.getRun(runId))!;
+    return (await this.d.repos.runs.get(runId))!;
   }
 
   /** A new run in the same launch directory with -resume, so finished tasks come from the cache. */
   async relaunch(runId: string): Promise<Run> {
-    const prev = await this.d.store.getRun(runId);
+    const prev = await this.d.repos.runs.get(runId);
     if (!prev) throw new DomainError('not_found', 'run not found');
     if (prev.source !== 'platform' || !prev.launchDir)
       throw new DomainError('conflict', 'only runs launched by the platform can be relaunched');
     if (!TERMINAL.has(prev.status)) throw new DomainError('conflict', `the run is still ${prev.status}: cancel it first`);
     const token = newToken();
     const id = randomUUID();
-    const run = await this.d.store.createRun({
+    const run = await this.d.repos.runs.create({
       id,
       name: prev.name.replace(/( \(resumed( \d+)?\))?$/, ' (resumed)'),
       status: 'QUEUED',
@@ -288,7 +289,7 @@ export class RunService {
 
   /** Runs this launcher started before the API restarted: follow them again, or finish them if they are gone. */
   async recover(): Promise<void> {
-    for (const run of await this.d.store.activeRuns(this.d.launcher.name)) {
+    for (const run of await this.d.repos.runs.active(this.d.launcher.name)) {
       if (!run.nativeId) continue;
       this.d.launcher.watch(run.nativeId, (code, signal) => void this.finish(run.id, code, signal));
       this.follow(run.id);
@@ -299,9 +300,9 @@ export class RunService {
   async importTrace(runId: string, body: AsyncIterable<Uint8Array | string>, timeZone = 'UTC'): Promise<{ rows: number }> {
     const tzError = checkTimeZone(timeZone);
     if (tzError) throw new DomainError('invalid', tzError, { field: 'timeZone' });
-    if (!(await this.d.store.getRun(runId))) throw new DomainError('not_found', 'run not found');
+    if (!(await this.d.repos.runs.get(runId))) throw new DomainError('not_found', 'run not found');
     try {
-      const r = await this.d.store.importTasks(runId, scanTrace(body, { timeZone }));
+      const r = await this.d.repos.tasks.import(runId, scanTrace(body, { timeZone }));
       this.d.notifier.changed(runId);
       return r;
     } catch (e) {
@@ -319,7 +320,7 @@ export class RunService {
     const tzError = checkTimeZone(opts.timeZone ?? 'UTC');
     if (tzError) throw new DomainError('invalid', tzError, { field: 'timeZone' });
     const id = randomUUID();
-    const run = await this.d.store.createRun({
+    const run = await this.d.repos.runs.create({
       id,
       name: opts.name?.trim() || `trace-${id.slice(0, 8)}`,
       status: 'RUNNING',
@@ -328,9 +329,9 @@ export class RunService {
       owner: opts.owner ?? null,
     });
     try {
-      const r = await this.d.store.importTasks(id, scanTrace(body, { timeZone: opts.timeZone ?? 'UTC' }));
+      const r = await this.d.repos.tasks.import(id, scanTrace(body, { timeZone: opts.timeZone ?? 'UTC' }));
       // Failed tasks that were retried or ignored do not fail the run; one that terminated it does.
-      const fatal = await this.d.store.listTasks(id, {
+      const fatal = await this.d.repos.tasks.list(id, {
         limit: 1,
         offset: 0,
         sort: 'task_id',
@@ -340,11 +341,11 @@ export class RunService {
           { column: 'error_action', op: 'like', value: 'TERMINATE' },
         ],
       });
-      await this.d.store.advanceRun(id, fatal.total > 0 ? 'FAILED' : 'COMPLETED');
+      await this.d.repos.runs.advance(id, fatal.total > 0 ? 'FAILED' : 'COMPLETED');
       this.d.notifier.changed(id);
-      return { run: (await this.d.store.getRun(id))!, rows: r.rows };
+      return { run: (await this.d.repos.runs.get(id))!, rows: r.rows };
     } catch (e) {
-      await this.d.store.deleteRun(run.id);
+      await this.d.repos.runs.delete(run.id);
       if (e instanceof TraceParseError)
         throw new DomainError('invalid', e.message, { field: e.field ?? 'trace', line: e.line, column: e.column });
       throw e;

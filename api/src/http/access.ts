@@ -36,7 +36,7 @@ export function runOf(req: FastifyRequest): Run {
 }
 
 export function installAccess(app: FastifyInstance) {
-  const { auth, store, requireAuth, adminConfigured } = app.services;
+  const { auth, repos, requireAuth, adminConfigured } = app.services;
   app.decorateRequest('principal', null);
   app.decorateRequest('run', null);
 
@@ -72,7 +72,7 @@ export function installAccess(app: FastifyInstance) {
     const scope = req.routeOptions.config.run;
     if (!scope) return;
     const id = (req.params as { id: string }).id;
-    const run = await store.getRun(id);
+    const run = await repos.runs.get(id);
     // Another owner's run answers exactly like a missing one, so run ids cannot be probed.
     if (!run || !mayAccessRun(req.principal, run, scope, requireAuth)) throw new DomainError('not_found', 'run not found', { field: 'id' });
     if (scope === 'write' && requireAuth && req.principal?.kind !== 'api') throw new DomainError('forbidden', NEED_TOKEN);

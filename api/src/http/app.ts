@@ -14,7 +14,8 @@ import { DomainError, isUnavailable } from '../domain/errors.js';
 import type { EventAccess } from '../domain/event-access.js';
 import type { EventIngester } from '../domain/event-ingester.js';
 import type { RunNotifier } from '../domain/notifier.js';
-import type { LogSource, RunStore } from '../domain/ports.js';
+import type { LogSource } from '../domain/ports.js';
+import type { Repositories } from '../domain/repositories.js';
 import type { ResultsService } from '../domain/results.js';
 import type { RunService } from '../domain/runs.js';
 import type { LaunchValidator } from '../domain/validation.js';
@@ -30,7 +31,7 @@ import { sessionRoutes } from './routes/session.js';
 import { ErrorBody } from './schemas.js';
 
 export interface Services {
-  store: RunStore;
+  repos: Repositories;
   runs: RunService;
   results: ResultsService;
   ingester: EventIngester;
@@ -137,7 +138,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
   app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
     try {
-      await services.store.ping();
+      await services.repos.ping();
       return { ok: true };
     } catch {
       return reply.code(503).send({ ok: false });

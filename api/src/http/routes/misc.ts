@@ -11,7 +11,7 @@ import { ErrorResponses } from '../schemas.js';
 const FASTQ_NAME = /(?:^|\/)([^/]+?)_S\d+_L(\d{3})_([RI][12])_\d{3}\.f(?:ast)?q(?:\.gz)?$/;
 
 export const miscRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
-  const { store, notifier, validator } = app.services;
+  const { repos, notifier, validator } = app.services;
 
   app.get(
     '/schema/params',
@@ -73,7 +73,7 @@ export const miscRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
       const { name, admin } = req.body;
       const token = newToken();
       const id = randomUUID();
-      await store.createToken({ id, name, hash: hashToken(token), admin: !!admin });
+      await repos.tokens.create({ id, name, hash: hashToken(token), admin: !!admin });
       return reply.code(201).send({ id, name, token, admin: !!admin });
     },
   );
@@ -127,7 +127,7 @@ export const miscRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
         size: b.size ?? null,
         sha256: b.sha256 ?? null,
       };
-      const r = await store.registerUpload(rec);
+      const r = await repos.uploads.register(rec);
       return reply
         .code(r.created ? 201 : 200)
         .send({ id: r.id, uri: rec.uri, sample: rec.sample, lane: rec.lane, read: rec.read, created: r.created });
@@ -164,7 +164,7 @@ export const miscRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
           ? ids
           : p.kind === 'run'
             ? ids.filter((id) => id === p.runId)
-            : store.ownedRunIds(ids, p.tokenId);
+            : repos.runs.ownedIds(ids, p.tokenId);
       const unsubscribe = notifier.subscribe((ids) => {
         visible(ids).then(send, (err) => req.log.warn({ err }, 'run-change stream: owner lookup failed'));
       });

@@ -101,7 +101,7 @@ async function followLog(
 }
 
 export const resultRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
-  const { store, results } = app.services;
+  const { repos, results } = app.services;
 
   app.post(
     '/runs/:id/results',
@@ -143,7 +143,7 @@ export const resultRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
       },
       config: { run: 'read' },
     },
-    async (req) => ({ items: await store.samples(runOf(req).id) }),
+    async (req) => ({ items: await repos.results.samples(runOf(req).id) }),
   );
 
   app.get(
@@ -159,7 +159,7 @@ export const resultRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
     },
     async (req) => {
       const run = runOf(req);
-      const integration = await store.integration(run.id);
+      const integration = await repos.results.integration(run.id);
       if (!integration) throw new DomainError('not_found', 'no integration results for this run (not ingested yet?)');
       return integration;
     },
@@ -182,7 +182,7 @@ export const resultRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
     },
     async (req, reply) => {
       const run = runOf(req);
-      const available = await store.cellColumnNames(run.id);
+      const available = await repos.results.cellColumnNames(run.id);
       const asked = req.query.columns;
       const columns = asked
         ? [
@@ -197,7 +197,7 @@ export const resultRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
       for (const c of columns ?? [])
         if (!available.includes(c))
           throw new DomainError('invalid', `unknown column '${c}' (have ${available.join(', ')})`, { field: 'columns' });
-      const cols = await store.cells(run.id, columns);
+      const cols = await repos.results.cells(run.id, columns);
       if (!cols) throw new DomainError('not_found', 'no per-cell data for this run (not ingested yet?)');
       return reply.type(ARROW).send(Buffer.from(columnsToArrowStream(cols)));
     },
@@ -216,7 +216,7 @@ export const resultRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
     },
     async (req, reply) => {
       const run = runOf(req);
-      const r = await store.barcodeRanks(run.id);
+      const r = await repos.results.barcodeRanks(run.id);
       if (!r.rank.length) throw new DomainError('not_found', 'no barcode ranks for this run (not ingested yet?)');
       return reply.type(ARROW).send(Buffer.from(columnsToArrowStream(r)));
     },
@@ -244,7 +244,7 @@ export const resultRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
       const q = req.query;
       if (q.follow)
         return followLog(app, req, reply, async () => {
-          const r = (await store.getRun(run.id)) as Run;
+          const r = (await repos.runs.get(run.id)) as Run;
           return { ref: { kind: 'run', run: r }, done: TERMINAL.has(r.status) };
         });
       const chunk = await app.services.logs.read({ kind: 'run', run }, q.offset ?? 0);
@@ -277,12 +277,12 @@ export const resultRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
       const { taskId } = req.params;
       const q = req.query;
       const stream = q.stream ?? 'out';
-      const task = await store.getTask(run.id, taskId);
+      const task = await repos.tasks.get(run.id, taskId);
       if (!task) throw new DomainError('not_found', 'task not found', { field: 'taskId' });
       if (q.follow)
         return followLog(app, req, reply, async () => {
-          const t = (await store.getTask(run.id, taskId))!;
-          const r = (await store.getRun(run.id))!;
+          const t = (await repos.tasks.get(run.id, taskId))!;
+          const r = (await repos.runs.get(run.id))!;
           return { ref: { kind: 'task', run: r, task: t, stream }, done: TASK_DONE.has(String(t.status)) || TERMINAL.has(r.status) };
         });
       const chunk = await app.services.logs.read({ kind: 'task', run, task, stream }, q.offset ?? 0);

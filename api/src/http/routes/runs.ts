@@ -7,6 +7,7 @@ import { ownerOf } from '../../domain/auth.js';
 import { DomainError } from '../../domain/errors.js';
 import type { Run, TaskQuery } from '../../domain/ports.js';
 import { RUN_STATUSES } from '../../domain/ports.js';
+import { processProgress, runProgress } from '../../domain/progress.js';
 import { TASK_FIELDS } from '../../domain/task-fields.js';
 import { runOf } from '../access.js';
 import { csvStream } from '../csv-export.js';
@@ -43,7 +44,7 @@ function decodeCursor(c: string): { createdAt: string; id: string } {
 }
 
 export async function runDetail(app: FastifyInstance, run: Run) {
-  const progress = await app.services.store.progress(run.id);
+  const progress = await runProgress(app.services.repos.tasks, run.id);
   const started = run.startedAt ? Date.parse(run.startedAt) : null;
   const end = run.completedAt ? Date.parse(run.completedAt) : Date.now();
   return {
@@ -107,7 +108,7 @@ function taskQuery(q: Record<string, unknown>): TaskQuery {
 }
 
 export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
-  const { runs, store } = app.services;
+  const { runs, repos } = app.services;
 
   app.get(
     '/runs',
@@ -143,7 +144,7 @@ export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
       for (const s of status ?? [])
         if (!RUN_STATUSES.includes(s as never)) throw new DomainError('invalid', `unknown status '${s}'`, { field: 'status' });
       const limit = Number(q.limit ?? 50);
-      const { items, total } = await store.listRuns({
+      const { items, total } = await repos.runs.list({
         status,
         label: asList(q.label)?.filter(Boolean),
         submitter: q.submitter,
@@ -309,7 +310,7 @@ export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
       config: { run: 'read' },
     },
     async (req) => {
-      return { items: await store.processes(runOf(req).id) };
+      return { items: await processProgress(repos.tasks, runOf(req).id) };
     },
   );
 
@@ -355,13 +356,13 @@ export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
       const q = req.query as Record<string, unknown>;
       const tq = taskQuery(q);
       if (q.format === 'csv') {
-        const pages = store.taskPages(run.id, tq, CSV_PAGE_ROWS);
+        const pages = repos.tasks.pages(run.id, tq, CSV_PAGE_ROWS);
         return reply
           .type('text/csv; charset=utf-8')
           .header('content-disposition', `attachment; filename="tasks-${run.id}.csv"`)
           .send(csvStream([...TASK_COLUMNS, 'extra'], pages));
       }
-      return store.listTasks(run.id, tq);
+      return repos.tasks.list(run.id, tq);
     },
   );
 };

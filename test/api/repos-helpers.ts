@@ -1,11 +1,11 @@
-// A migrated fresh database and a store on it, torn down with the test.
+// A migrated fresh database and the repositories on it, torn down with the test.
 import type { Test } from 'tap';
-import { KyselyStore } from '../../api/src/adapters/kysely-store.js';
+import { kyselyRepositories } from '../../api/src/adapters/kysely/repositories.js';
 import { connect } from '../../api/src/db/connect.js';
 import { migrate } from '../../api/src/db/migrations.js';
 import { freshDatabase } from '../helpers/db.js';
 
-export async function storeFor(t: Test, prefix = 'api') {
+export async function reposFor(t: Test, prefix = 'api') {
   const fresh = await freshDatabase(prefix);
   const conn = connect(fresh.url);
   await migrate(conn.db);
@@ -13,5 +13,5 @@ export async function storeFor(t: Test, prefix = 'api') {
     await conn.close();
     await fresh.drop();
   });
-  return { store: new KyselyStore(conn.db, conn.pool), conn, url: fresh.url };
+  return { repos: kyselyRepositories(conn.db, conn.pool), conn, url: fresh.url };
 }

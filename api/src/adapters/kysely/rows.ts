@@ -1,0 +1,45 @@
+// Database rows as the domain's records: one mapper per record, shared by every repository that reads it.
+import type { Run, RunStatus } from '../../domain/ports.js';
+
+export const iso = (d: Date | string | null | undefined) => (d === null || d === undefined ? null : new Date(d).toISOString());
+
+/** A runs row with its `labels` (jsonb object) and `seq_count` (events with a sequence number). */
+export function toRun(r: Record<string, unknown>): Run {
+  const maxSeq = (r.max_seq as number | null) ?? null;
+  const seqCount = Number(r.seq_count ?? 0);
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    status: r.status as RunStatus,
+    source: r.source as Run['source'],
+    sessionId: (r.session_id as string) ?? null,
+    runName: (r.run_name as string) ?? null,
+    submitter: (r.submitter as string) ?? null,
+    owner: (r.owner as string) ?? null,
+    params: (r.params as Record<string, unknown>) ?? {},
+    profiles: (r.profiles as string[]) ?? [],
+    samplesheet: (r.samplesheet as string) ?? null,
+    commandLine: (r.command_line as string) ?? null,
+    nextflowVersion: (r.nextflow_version as string) ?? null,
+    launcher: (r.launcher as string) ?? null,
+    launchDir: (r.launch_dir as string) ?? null,
+    outdir: (r.outdir as string) ?? null,
+    workDir: (r.work_dir as string) ?? null,
+    nativeId: (r.native_id as string) ?? null,
+    resumedFrom: (r.resumed_from as string) ?? null,
+    errorMessage: (r.error_message as string) ?? null,
+    exitStatus: (r.exit_status as number) ?? null,
+    labels: (r.labels as Record<string, string>) ?? {},
+    createdAt: iso(r.created_at as Date)!,
+    updatedAt: iso(r.updated_at as Date)!,
+    startedAt: iso(r.started_at as Date | null),
+    completedAt: iso(r.completed_at as Date | null),
+    resultsIngestedAt: iso(r.results_ingested_at as Date | null),
+    delivery: {
+      eventsReceived: Number(r.events_received ?? 0),
+      lastEventAt: iso(r.last_event_at as Date | null),
+      maxSeq,
+      missingSeq: maxSeq === null ? 0 : Math.max(0, maxSeq - seqCount),
+    },
+  };
+}

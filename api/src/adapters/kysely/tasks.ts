@@ -1,0 +1,145 @@
+// Task rows: the trace import and the event merge (task-merge.ts), the filtered and sorted task list, the keyset
+// pages of a CSV export, and the counts progress is made of.
+import { sql } from 'kysely';
+import type { TaskOrder, TaskQuery, TaskRow } from '../../domain/ports.js';
+import type { RunTaskObservation, TaskRepository } from '../../domain/repositories.js';
+import { TASK_FIELDS, type TaskObservation } from '../../domain/task-fields.js';
+import type { TaskRows } from '../../domain/trace-parser.js';
+import { iso } from './rows.js';
+import type { Scope } from './scope.js';
+import { importTasks, mergeObservations } from './task-merge.js';
+
+const TASK_COLUMNS = ['task_id', 'attempt', 'status', ...TASK_FIELDS.map((f) => f.column)];
+const TEXTUAL = new Set(['status', ...TASK_FIELDS.filter((f) => f.kind === 'str').map((f) => f.column)]);
+const DATES = new Set(TASK_FIELDS.filter((f) => f.kind === 'date').map((f) => f.column));
+const NOT_NULL = new Set(['task_id', 'attempt', 'status']);
+
+function taskRow(r: Record<string, unknown>): TaskRow {
+  const out: TaskRow = {};
+  for (const c of TASK_COLUMNS) out[c] = DATES.has(c) ? iso(r[c] as Date | null) : (r[c] ?? null);
+  out.extra = r.extra ?? {};
+  return out;
+}
+
+// The task queries below are raw SQL: any column sorts and filters, with casts by the column's kind and a keyset
+// over the sort column; the text is what test/api/trace-tasks.test.ts and bounds.test.ts pin down.
+
+/** WHERE clause and arguments of a task query's filters (values are always bound, columns checked). */
+function taskFilter(runId: string, filters: TaskQuery['filters']) {
+  const args: unknown[] = [runId];
+  const arg = (v: unknown) => {
+    args.push(v);
+    return `$${args.length}`;
+  };
+  const where = ['run_id = $1'];
+  const ops = { eq: '=', ne: '<>', gt: '>', gte: '>=', lt: '<', lte: '<=' };
+  for (const f of filters) {
+    if (!TASK_COLUMNS.includes(f.column)) throw new Error(`unknown column ${f.column}`);
+    if (f.op === 'like') where.push(`"${f.column}"::text ILIKE ${arg(`%${f.value.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)}`);
+    else if (TEXTUAL.has(f.column)) where.push(`"${f.column}" ${ops[f.op]} ${arg(f.value)}`);
+    else if (DATES.has(f.column)) where.push(`"${f.column}" ${ops[f.op]} ${arg(f.value)}::timestamptz`);
+    else where.push(`"${f.column}" ${ops[f.op]} ${arg(f.value)}::double precision`);
+  }
+  return { where, args, arg };
+}
+
+/** Sort column, then task_id and attempt so the order is total. NULLS only for nullable columns: it would stop the
+ * primary key from serving an ORDER BY task_id. */
+function taskOrder(sort: string, order: 'asc' | 'desc'): string {
+  if (!TASK_COLUMNS.includes(sort)) throw new Error(`unknown column ${sort}`);
+  const nulls = NOT_NULL.has(sort) ? '' : order === 'desc' ? ' NULLS LAST' : ' NULLS FIRST';
+  return `"${sort}" ${order === 'desc' ? 'DESC' : 'ASC'}${nulls}, task_id ${order === 'desc' ? 'DESC' : 'ASC'}, attempt`;
+}
+
+export class KyselyTaskRepository implements TaskRepository {
+  constructor(private readonly s: Scope) {}
+
+  import(runId: string, batches: AsyncIterable<TaskObservation[] | TaskRows>): Promise<{ rows: number }> {
+    return this.s.transaction(({ client }) => importTasks(client, runId, batches));
+  }
+
+  merge(observations: RunTaskObservation[]): Promise<void> {
+    return mergeObservations(this.s.sql, observations);
+  }
+
+  async list(runId: string, q: TaskQuery): Promise<{ items: TaskRow[]; total: number }> {
+    const { where, args, arg } = taskFilter(runId, q.filters);
+    const order = taskOrder(q.sort, q.order);
+    const filter = where.join(' AND ');
+    const total = Number((await this.s.sql.query(`SELECT count(*) AS n FROM tasks WHERE ${filter}`, args)).rows[0].n);
+    const { rows } = await this.s.sql.query(
+      `SELECT * FROM tasks WHERE ${filter} ORDER BY ${order} LIMIT ${arg(q.limit)} OFFSET ${arg(q.offset)}`,
+      args,
+    );
+    return { items: rows.map(taskRow), total };
+  }
+
+  async *pages(runId: string, q: TaskOrder, pageSize: number): AsyncGenerator<TaskRow[]> {
+    const order = taskOrder(q.sort, q.order);
+    const col = `"${q.sort}"`;
+    let after: { key: string | null; taskId: number; attempt: number } | null = null;
+    for (;;) {
+      const { where, args, arg } = taskFilter(runId, q.filters);
+      if (after) {
+        // The keyset of ORDER BY taskOrder(): rows strictly after the last one sent. The key is the column's text
+        // form, so a timestamptz keeps its microseconds; Postgres types the bare parameter from the column.
+        const [t, a] = [arg(after.taskId), arg(after.attempt)];
+        const desc = q.order === 'desc';
+        const tie = desc ? `(task_id < ${t} OR (task_id = ${t} AND attempt > ${a}))` : `(task_id, attempt) > (${t}, ${a})`;
+        if (q.sort === 'task_id') where.push(tie);
+        else if (after.key === null)
+          where.push(desc ? `(${col} IS NULL AND ${tie})` : `((${col} IS NULL AND ${tie}) OR ${col} IS NOT NULL)`);
+        else {
+          const k = arg(after.key);
+          const beyond = `(${col} ${desc ? '<' : '>'} ${k} OR (${col} = ${k} AND ${tie}))`;
+          where.push(desc && !NOT_NULL.has(q.sort) ? `(${beyond} OR ${col} IS NULL)` : beyond);
+        }
+      }
+      const { rows } = await this.s.sql.query(
+        `SELECT *, ${col}::text AS "__sort_key" FROM tasks WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ${arg(pageSize)}`,
+        args,
+      );
+      if (rows.length) yield rows.map(taskRow);
+      if (rows.length < pageSize) return;
+      const last = rows[rows.length - 1];
+      after = { key: last.__sort_key, taskId: last.task_id, attempt: last.attempt };
+    }
+  }
+
+  async get(runId: string, taskId: number): Promise<TaskRow | null> {
+    const r = await this.s.db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('run_id', '=', runId)
+      .where('task_id', '=', taskId)
+      .orderBy('attempt', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return r ? taskRow(r) : null;
+  }
+
+  async statusCounts(runId: string): Promise<{ status: string; n: number }[]> {
+    const rows = await this.s.db
+      .selectFrom('tasks')
+      .select((eb) => ['status', eb.fn.countAll<number>().as('n')])
+      .where('run_id', '=', runId)
+      .groupBy('status')
+      .execute();
+    return rows.map((r) => ({ status: r.status as string, n: Number(r.n) }));
+  }
+
+  async processStatusCounts(runId: string): Promise<{ process: string; status: string; n: number }[]> {
+    const rows = await this.s.db
+      .selectFrom('tasks')
+      .select((eb) => [
+        sql<string>`COALESCE(process, split_part(name, ' (', 1), '')`.as('process'),
+        'status',
+        eb.fn.countAll<number>().as('n'),
+      ])
+      .where('run_id', '=', runId)
+      .groupBy(sql`1, 2`)
+      .orderBy(sql`1`)
+      .execute();
+    return rows.map((r) => ({ process: r.process, status: r.status as string, n: Number(r.n) }));
+  }
+}
