@@ -61,7 +61,7 @@ t.test("the sender's existing Nextflow run is joined", async (t) => {
 
 t.test("another owner's Nextflow run is refused to a non-admin token, allowed to an admin", async (t) => {
   const found = { ...nothing, nextflowRuns: [nextflowRun({ owner: 'token-b' })] };
-  t.throws(() => decideEventRuns([incoming()], found), /another owner's token/);
+  t.throws(() => decideEventRuns([incoming()], found), { kind: 'forbidden', message: /belongs to another token/ });
   t.same(decideEventRuns([incoming({ admin: true })], found).runOf, ['nf-run']);
 });
 
