@@ -2,12 +2,14 @@
 // process group (so cancel reaches its tasks) and survives an API restart; its exit status is written to a file
 // so a restarted API can still tell how it ended.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CommandSpec, Launcher, LaunchSpec, Workspace } from '../domain/ports.js';
 
 const EXIT_FILE = '.scrna-exitcode';
+/** Written the moment Nextflow is spawned, per run: a restarted API finds a launch it never got to record. */
+const pidFile = (launchDir: string, runId: string) => path.join(launchDir, `.scrna-run-${runId}.pid`);
 const PARAMS_FILE = 'params.json';
 const SHEET_FILE = 'samplesheet.csv';
 
@@ -67,9 +69,15 @@ export class LocalLauncher implements Launcher {
       child.once('error', reject);
       child.once('spawn', () => resolve(child.pid!));
     });
+    writeFileSync(pidFile(spec.launchDir, spec.runId), String(pid));
     child.once('exit', (code, signal) => spec.onExit(code, signal));
     child.unref();
     return { nativeId: `${pid}@${spec.launchDir}` };
+  }
+
+  async find(run: { runId: string; launchDir: string }): Promise<string | null> {
+    const text = await readFile(pidFile(run.launchDir, run.runId), 'utf8').catch(() => null);
+    return text === null ? null : `${Number(text.trim())}@${run.launchDir}`;
   }
 
   private parse(nativeId: string): { pid: number; dir: string } {

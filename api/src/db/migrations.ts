@@ -207,9 +207,18 @@ const m0002: Migration = {
   },
 };
 
+// A launch directory holds one Nextflow session at a time (its lock, history and cache): at most one active platform
+// run per directory, so two concurrent relaunches of a run cannot share it.
+const m0003: Migration = {
+  async up(db: Kysely<unknown>) {
+    await sql`CREATE UNIQUE INDEX runs_one_active_launch ON runs (launch_dir)
+      WHERE source = 'platform' AND launch_dir IS NOT NULL AND status IN ('QUEUED', 'SUBMITTED', 'RUNNING')`.execute(db);
+  },
+};
+
 class StaticProvider implements MigrationProvider {
   async getMigrations(): Promise<Record<string, Migration>> {
-    return { '0001_init': m0001, '0002_run_owner': m0002 };
+    return { '0001_init': m0001, '0002_run_owner': m0002, '0003_one_active_launch': m0003 };
   }
 }
 

@@ -181,6 +181,8 @@ export interface Launcher {
   command(spec: CommandSpec): string[];
   /** Stages the params and samplesheet in the workspace, then starts the run. */
   launch(spec: LaunchSpec): Promise<{ nativeId: string }>;
+  /** The native id of a launch of this run that was started but not recorded (the API died in between), if any. */
+  find(run: { runId: string; launchDir: string }): Promise<string | null>;
   cancel(nativeId: string): Promise<void>;
   isAlive(nativeId: string): Promise<boolean>;
   /** Re-attaches onExit to a run that was active when the API restarted (or reports it gone). */

@@ -290,8 +290,22 @@ export class RunService {
   /** Runs this launcher started before the API restarted: follow them again, or finish them if they are gone. */
   async recover(): Promise<void> {
     for (const run of await this.d.repos.runs.active(this.d.launcher.name)) {
-      if (!run.nativeId) continue;
-      this.d.launcher.watch(run.nativeId, (code, signal) => void this.finish(run.id, code, signal));
+      let nativeId = run.nativeId;
+      if (!nativeId && run.launchDir) {
+        // The API stopped between creating the run and recording its launch: adopt the launch if it happened (its
+        // Nextflow holds the token), else launch now with a new token (only its hash was kept).
+        nativeId = await this.d.launcher.find({ runId: run.id, launchDir: run.launchDir });
+        if (nativeId) await this.d.repos.runs.advance(run.id, 'SUBMITTED', { nativeId, startedAt: new Date().toISOString() });
+        else {
+          const token = newToken();
+          await this.d.repos.runs.setTokenHash(run.id, hashToken(token));
+          this.d.log.warn({ runId: run.id }, 'launch interrupted by a restart: launching now');
+          await this.start(run, token, run.resumedFrom !== null);
+          continue;
+        }
+      }
+      if (!nativeId) continue;
+      this.d.launcher.watch(nativeId, (code, signal) => void this.finish(run.id, code, signal));
       this.follow(run.id);
     }
   }

@@ -1,6 +1,7 @@
 // Runs (and their labels) on PostgreSQL. Status changes are guarded in SQL by the domain's RUN_STATUS_RANK.
 import { sql, type Updateable } from 'kysely';
 import type { RunsTable } from '../../db/schema.js';
+import { DomainError } from '../../domain/errors.js';
 import type { NewNextflowRun, NextflowKey, NextflowRun } from '../../domain/event-runs.js';
 import { type NewRun, RUN_STATUS_RANK, type Run, type RunPatch, type RunQuery, type RunStatus } from '../../domain/ports.js';
 import type { RunEventFacts, RunRepository } from '../../domain/repositories.js';
@@ -55,31 +56,42 @@ export class KyselyRunRepository implements RunRepository {
   }
 
   async create(r: NewRun): Promise<Run> {
-    await this.s.transaction(async ({ db }) => {
-      await db
-        .insertInto('runs')
-        .values({
-          id: r.id,
-          name: r.name,
-          status: r.status,
-          source: r.source,
-          submitter: r.submitter ?? null,
-          params: JSON.stringify(r.params ?? {}),
-          profiles: r.profiles ?? [],
-          samplesheet: r.samplesheet ?? null,
-          launcher: r.launcher ?? null,
-          launch_dir: r.launchDir ?? null,
-          outdir: r.outdir ?? null,
-          token_hash: r.tokenHash ?? null,
-          resumed_from: r.resumedFrom ?? null,
-          command_line: r.commandLine ?? null,
-          owner: r.owner ?? null,
-        })
-        .execute();
-      const labels = Object.entries(r.labels ?? {}).map(([key, value]) => ({ run_id: r.id, key, value }));
-      if (labels.length) await db.insertInto('run_labels').values(labels).execute();
-    });
+    await this.s
+      .transaction(async ({ db }) => {
+        await db
+          .insertInto('runs')
+          .values({
+            id: r.id,
+            name: r.name,
+            status: r.status,
+            source: r.source,
+            submitter: r.submitter ?? null,
+            params: JSON.stringify(r.params ?? {}),
+            profiles: r.profiles ?? [],
+            samplesheet: r.samplesheet ?? null,
+            launcher: r.launcher ?? null,
+            launch_dir: r.launchDir ?? null,
+            outdir: r.outdir ?? null,
+            token_hash: r.tokenHash ?? null,
+            resumed_from: r.resumedFrom ?? null,
+            command_line: r.commandLine ?? null,
+            owner: r.owner ?? null,
+          })
+          .execute();
+        const labels = Object.entries(r.labels ?? {}).map(([key, value]) => ({ run_id: r.id, key, value }));
+        if (labels.length) await db.insertInto('run_labels').values(labels).execute();
+      })
+      .catch((e) => {
+        // runs_one_active_launch: another run is active in this launch directory.
+        if ((e as { constraint?: string }).constraint === 'runs_one_active_launch')
+          throw new DomainError('conflict', 'another run is active in this launch directory (a relaunch still running?)');
+        throw e;
+      });
     return (await this.get(r.id))!;
+  }
+
+  async setTokenHash(id: string, hash: string): Promise<void> {
+    await this.s.db.updateTable('runs').set({ token_hash: hash, updated_at: new Date() }).where('id', '=', id).execute();
   }
 
   async get(id: string): Promise<Run | null> {
@@ -127,7 +139,7 @@ export class KyselyRunRepository implements RunRepository {
   }
 
   async active(launcher: string): Promise<Run[]> {
-    const rows = await this.select().where('r.launcher', '=', launcher).where('r.status', 'in', ['SUBMITTED', 'RUNNING']).execute();
+    const rows = await this.select().where('r.launcher', '=', launcher).where('r.status', 'in', ['QUEUED', 'SUBMITTED', 'RUNNING']).execute();
     return rows.map(toRun);
   }
 
