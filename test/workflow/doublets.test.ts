@@ -15,6 +15,7 @@ interface Manifest {
   params: Record<string, unknown>;
   samples: Sample[];
   methods: Record<string, { parameters: Record<string, unknown> }>;
+  integration: { clusterings: { key: string }[] };
 }
 
 const cr3 = path.join(sharedData, 'scanpy_10x/3.0.0');
@@ -70,12 +71,20 @@ print(json.dumps({"auto": float(a.uns["scrublet"]["threshold"]), "consistent": o
   t.same(check.consistent, { full: true, small: true }, 'predicted doublets are the cells above each recorded threshold');
 });
 
-t.test('a fixed threshold overrides the automatic one and is recorded as fixed', async (t) => {
+t.test('a fixed threshold overrides the automatic one and is recorded as fixed (one resolution given as a number)', async (t) => {
   const sheet = await tempSheet(`sample,batch,matrix\nh5,b1,${cr3}/filtered_feature_bc_matrix.h5`);
   t.teardown(sheet.cleanup);
-  const nf = await nextflow([...args, '--input', sheet.file, '--doublet_threshold', '0.3'], 'nf-doublets-fixed-');
+  const nf = await nextflow(
+    [...args, '--input', sheet.file, '--doublet_threshold', '0.3', '--leiden_resolutions', '0.5'],
+    'nf-doublets-fixed-',
+  );
   t.teardown(nf.cleanup);
   t.equal(nf.code, 0, nf.stdout + nf.stderr);
   const m = await readJson<Manifest>(path.join(nf.outdir, 'manifest.json'));
   t.match(m.samples[0]?.doublets, { method: 'scrublet', threshold_source: 'fixed', threshold: 0.3, reason: null });
+  t.same(
+    m.integration.clusterings.map((c) => c.key),
+    ['leiden_r0.5', 'leiden_r1'],
+    'leiden_resolutions 0.5 beside the default leiden_resolution 1',
+  );
 });

@@ -117,7 +117,7 @@ t.test(
     });
     const validate = schemaValidator().compile(schema);
     const defaults = Object.fromEntries(Object.entries(specs).flatMap(([k, v]) => ('default' in v ? [[k, v.default]] : [])));
-    t.ok(validate({ ...defaults, leiden_resolutions: 0.5 }), 'a single resolution may be a number');
+    t.ok(validate({ ...defaults, leiden_resolutions: '0.5' }), 'a single resolution');
     t.notOk(validate({ ...defaults, leiden_resolutions: '0.5;1' }), 'resolutions are a comma-separated list of numbers');
     t.notOk(validate({ ...defaults, hvg_flavor: 'cell_ranger' }));
   },

@@ -32,6 +32,7 @@ LISI_CELLS = 20_000
 # Up to here an exact brute-force search beats pynndescent for the 15-NN graph (100k cells: 16 s vs 25 s with its ~15 s
 # numba compile); above, pynndescent wins (300k: 35 s vs ~140 s).
 EXACT_KNN_MAX_CELLS = 100_000
+HVG_SPANS = (0.3, 0.5, 1.0)  # seurat_v3's loess span: scanpy's default, then wider ones if the fit is singular
 
 
 def knn_transformer(n_cells):
@@ -123,8 +124,20 @@ def main():
     batch_key = a.batch_key if adata.obs[a.batch_key].nunique() > 1 else None
     # seurat_v3 models the variance of raw counts (loess on mean-variance, scikit-misc) per batch and ranks genes by
     # the number of batches that select them; seurat is dispersion on the log-normalised data.
-    sc.pp.highly_variable_genes(adata, n_top_genes=n_top, flavor=a.hvg_flavor, batch_key=batch_key,
-                                layer="counts" if a.hvg_flavor == "seurat_v3" else None)
+    if a.hvg_flavor == "seurat_v3":
+        # skmisc's loess goes singular ("reciprocal condition number") on a batch with few distinct gene means, e.g.
+        # 150 cells of a 500-gene panel; a wider span than scanpy's 0.3 fits it, and the span used is recorded.
+        for span in HVG_SPANS:
+            try:
+                sc.pp.highly_variable_genes(adata, n_top_genes=n_top, flavor="seurat_v3", batch_key=batch_key, layer="counts", span=span)
+                break
+            except ValueError as e:
+                if span == HVG_SPANS[-1]:
+                    raise
+                print(f"seurat_v3 loess with span {span} failed ({e}); trying a wider span", file=sys.stderr)
+    else:
+        span = None
+        sc.pp.highly_variable_genes(adata, n_top_genes=n_top, flavor="seurat", batch_key=batch_key)
     n_pcs = max(2, min(a.n_pcs, int(adata.var["highly_variable"].sum()) - 1, adata.n_obs - 1))
     sc.pp.pca(adata, n_comps=n_pcs, mask_var="highly_variable", random_state=a.seed)
 
@@ -157,7 +170,7 @@ def main():
         "batch_key": a.batch_key, "label_key": label_key if labels is not None else None,
         "metrics": default["metrics"], "leiden_resolution": a.leiden_resolution, "clusterings": clusterings,
         "harmony": batch_key is not None, "n_pcs": n_pcs, "n_hvg": int(adata.var["highly_variable"].sum()),
-        "hvg_flavor": a.hvg_flavor, "hvg_batch_key": batch_key,
+        "hvg_flavor": a.hvg_flavor, "hvg_span": span, "hvg_batch_key": batch_key,
     }
     adata.write_h5ad("integrated.h5ad", compression="gzip")
 
