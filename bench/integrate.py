@@ -25,37 +25,43 @@ PLAIN = r'''
 import sys, numpy as np, anndata as ad, scanpy as sc, harmonypy
 sys.path.insert(0, sys.argv[1])
 # the workflow's iLISI/cLISI/ARI/NMI and its exact-or-approximate kNN rule, so both sides compute the same things
-from integrate import knn_transformer, quality
+from integrate import knn_transformer, lisi_neighbors, quality
+RESOLUTIONS = (0.25, 0.5, 1.0)  # the workflow's defaults: leiden_resolutions, with leiden_resolution 1.0 among them
 paths = sys.argv[2:]
 parts = []
 for p in paths:
     a = sc.read_h5ad(p)
     a.var["mt"] = a.var_names.str.startswith("MT-")
-    sc.pp.calculate_qc_metrics(a, qc_vars=["mt"], percent_top=None, log1p=False, inplace=True)
+    sc.pp.calculate_qc_metrics(a, qc_vars=["mt"], percent_top=[20], log1p=False, inplace=True)
     keep = np.ones(a.n_obs, bool)
-    for col in ("total_counts", "n_genes_by_counts"):
-        v = np.log1p(a.obs[col].to_numpy()); m = np.median(v); d = np.median(np.abs(v - m))
+    for col, log in (("total_counts", True), ("n_genes_by_counts", True), ("pct_counts_in_top_20_genes", False)):
+        v = a.obs[col].to_numpy(); v = np.log1p(v) if log else v; m = np.median(v); d = np.median(np.abs(v - m))
         keep &= (v >= m - 5 * d) & (v <= m + 5 * d)
     v = a.obs["pct_counts_mt"].to_numpy(); m = np.median(v); keep &= v <= m + 3 * np.median(np.abs(v - m))
     a = a[keep].copy()
-    sc.pp.scrublet(a, random_state=0, verbose=False, threshold=0.25, use_approx_neighbors=False)
+    sc.pp.scrublet(a, random_state=0, verbose=False, threshold=None, use_approx_neighbors=False)
     parts.append(a)
 adata = ad.concat(parts, join="outer", fill_value=0)
 sc.pp.filter_genes(adata, min_cells=3)
 adata.layers["counts"] = adata.X.copy()
 sc.pp.normalize_total(adata, target_sum=1e4); sc.pp.log1p(adata)
-sc.pp.highly_variable_genes(adata, n_top_genes=2000, flavor="seurat", batch_key="batch")
+sc.pp.highly_variable_genes(adata, n_top_genes=2000, flavor="seurat_v3", batch_key="batch", layer="counts")
 sc.pp.pca(adata, n_comps=30, mask_var="highly_variable", random_state=0)
 tf = knn_transformer(adata.n_obs)
 sc.pp.neighbors(adata, use_rep="X_pca", key_added="unintegrated", transformer=tf, random_state=0)
-sc.tl.leiden(adata, flavor="igraph", n_iterations=2, neighbors_key="unintegrated", key_added="l0")
+for r in RESOLUTIONS:
+    sc.tl.leiden(adata, resolution=r, flavor="igraph", n_iterations=2, neighbors_key="unintegrated", key_added=f"l0_{r}")
 labels, batches = adata.obs["cell_type"].astype(str).to_numpy(), adata.obs["batch"].astype(str).to_numpy()
-before = quality(adata.obsm["X_pca"], batches, labels, adata.obs["l0"].astype(str).to_numpy())
+nn = lisi_neighbors(adata.obsm["X_pca"], 0)
+before = {r: quality(adata.obsm["X_pca"], batches, labels, adata.obs[f"l0_{r}"].astype(str).to_numpy(), nn=nn) for r in RESOLUTIONS}
 ho = harmonypy.run_harmony(adata.obsm["X_pca"], adata.obs[["batch"]], ["batch"], random_state=0, verbose=False)
 z = np.asarray(ho.Z_corr); adata.obsm["X_pca_harmony"] = z if z.shape[0] == adata.n_obs else z.T
 sc.pp.neighbors(adata, use_rep="X_pca_harmony", transformer=tf, random_state=0)
-sc.tl.umap(adata, random_state=0); sc.tl.leiden(adata, flavor="igraph", n_iterations=2)
-after = quality(adata.obsm["X_pca_harmony"], batches, labels, adata.obs["leiden"].astype(str).to_numpy())
+sc.tl.umap(adata, random_state=0)
+for r in RESOLUTIONS:
+    sc.tl.leiden(adata, resolution=r, flavor="igraph", n_iterations=2, key_added=f"leiden_r{r:g}")
+nn = lisi_neighbors(adata.obsm["X_pca_harmony"], 0)
+after = {r: quality(adata.obsm["X_pca_harmony"], batches, labels, adata.obs[f"leiden_r{r:g}"].astype(str).to_numpy(), nn=nn) for r in RESOLUTIONS}
 adata.write_h5ad("plain.h5ad", compression="gzip")
 '''
 

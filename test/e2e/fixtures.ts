@@ -31,9 +31,13 @@ function dictionary(labels: string[], codes: Int8Array): Vector {
 
 /**
  * `n` cells in `clusters` Gaussian blobs over `samples` samples (two batches), with QC columns whose
- * distributions differ per cluster, like a real dataset's UMAP.
+ * distributions differ per cluster, like a real dataset's UMAP. `resolutions` adds the workflow's per-resolution
+ * clusterings: `leiden_r1` (= `leiden`) and `leiden_r0.5`, which merges clusters in pairs.
  */
-export function syntheticCells(n: number, opts: { clusters?: number; samples?: number; barcodes?: boolean } = {}): Table {
+export function syntheticCells(
+  n: number,
+  opts: { clusters?: number; samples?: number; barcodes?: boolean; resolutions?: boolean } = {},
+): Table {
   const k = opts.clusters ?? 12;
   const ns = opts.samples ?? 3;
   const r = rng(42);
@@ -81,6 +85,13 @@ export function syntheticCells(n: number, opts: { clusters?: number; samples?: n
     umap_x: makeVector(x),
     umap_y: makeVector(y),
   };
+  if (opts.resolutions) {
+    cols['leiden_r1'] = cols.leiden as Vector;
+    cols['leiden_r0.5'] = dictionary(
+      Array.from({ length: Math.ceil(k / 2) }, (_, i) => String(i)),
+      leiden.map((c) => c >> 1),
+    );
+  }
   if (opts.barcodes) {
     const b = Array.from({ length: n }, (_, i) => `${i.toString(16).toUpperCase().padStart(16, 'A')}-1`);
     cols.barcode = vectorFromArray(b, new Utf8());
@@ -91,6 +102,8 @@ export function syntheticCells(n: number, opts: { clusters?: number; samples?: n
 export interface FixtureRun {
   id: string;
   cells: Table;
+  /** The manifest's integration block, served at /runs/:id/integration; without it that route answers 404. */
+  integration?: unknown;
 }
 
 export interface FixtureServer {
@@ -127,6 +140,8 @@ export async function startFixtureServer(run: FixtureRun): Promise<FixtureServer
     if (u.pathname === `/api/v1/runs/${run.id}`) {
       return send(200, 'application/json', JSON.stringify(fixtureRunJson(run)));
     }
+    if (u.pathname === `/api/v1/runs/${run.id}/integration` && run.integration)
+      return send(200, 'application/json', JSON.stringify(run.integration));
     if (u.pathname === `/api/v1/runs/${run.id}/cells`) {
       const cols = (u.searchParams.get('columns') ?? '').split(',').filter(Boolean);
       const missing = cols.filter((c) => !run.cells.getChild(c));

@@ -14,7 +14,12 @@ mkdirSync(shots, { recursive: true });
 
 t.ok(existsSync(path.join(uiBuild, 'index.html')), 'ui/build exists (scripts/build.sh ran in setup)');
 
-const server = await startFixtureServer({ id: 'fx1', cells: syntheticCells(N, { barcodes: true }) });
+const clustering = (resolution: number, n: number) => ({ resolution, key: `leiden_r${resolution}`, n_clusters: n, metrics: {} });
+const server = await startFixtureServer({
+  id: 'fx1',
+  cells: syntheticCells(N, { barcodes: true, resolutions: true }),
+  integration: { leiden_resolution: 1, clusterings: [clustering(0.5, 6), clustering(1, 12)], metrics: {} },
+});
 t.teardown(() => server.close());
 const browser = await launchBrowser({ width: 1366, height: 768 });
 t.teardown(() => browser.close());
@@ -78,6 +83,23 @@ t.test('cells view renders the scatter from Arrow and recolours', async (t) => {
   await page.getByTestId('colour-by').selectOption('pct_counts_mt');
   await page.locator('.grad').waitFor();
   await canvasShot('cells-pct-mt');
+  t.same(consoleErrors, [], 'no page errors');
+});
+
+t.test('the colour-by list offers every Leiden resolution of the run, and a link can open one', async (t) => {
+  await page.goto(`${server.url}/runs/fx1/cells`);
+  await page.getByTestId('legend').waitFor();
+  const options = await page
+    .getByTestId('colour-by')
+    .locator('option')
+    .evaluateAll((o) => o.map((e) => (e as HTMLOptionElement).value));
+  t.same(options.slice(0, 3), ['leiden', 'leiden_r0.5', 'leiden_r1'], 'default clustering first, then each resolution');
+  await page.getByTestId('colour-by').selectOption('leiden_r0.5');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=legend] li').length === 6);
+  t.match(page.url(), /colour=leiden_r0\.5/);
+  await page.goto(`${server.url}/runs/fx1/cells?colour=leiden_r0.5`);
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=legend] li').length === 6);
+  t.equal(await page.getByTestId('colour-by').inputValue(), 'leiden_r0.5', 'the linked resolution is loaded first');
   t.same(consoleErrors, [], 'no page errors');
 });
 

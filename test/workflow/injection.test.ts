@@ -78,6 +78,7 @@ const legalParamValues = [
   'registry.local:5000/team/',
   'tasks-queue',
   '0.1.0',
+  '0.25,0.5,1.0',
 ];
 const legalFor = (name: string, p: Prop) => {
   const v = [...(p.enum ?? []), ...legalParamValues].find((c) => paramErrors(name, c).length === 0);

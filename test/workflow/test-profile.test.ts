@@ -13,8 +13,17 @@ interface Manifest {
     registration: { lanes: number; read_pairs: number };
     metrics: Record<string, number>;
     cells_after_qc: number;
+    qc_thresholds: Record<string, number>;
+    doublets: { method: string; threshold: number; threshold_source: string; reason: string | null; predicted_doublets: number };
   }[];
-  integration: { label_key: string; metrics: Record<string, { before: number; after: number }> };
+  params: Record<string, unknown>;
+  integration: {
+    label_key: string;
+    metrics: Record<string, { before: number; after: number }>;
+    leiden_resolution: number;
+    clusterings: { resolution: number; key: string; n_clusters: number; metrics: Record<string, { before: number; after: number }> }[];
+  };
+  methods: Record<string, { method: string; parameters: Record<string, unknown>; reference: string }>;
   outputs: { path: string; kind: string; sample: string | null; size: number; sha256: string }[];
 }
 
@@ -110,6 +119,91 @@ print(json.dumps({"ari": adjusted_rand_score(t["cell_type"].to_pylist(), t["leid
     manifest?.samples.reduce((a, s) => a + s.cells_after_qc, 0),
     'one row per cell kept after QC',
   );
+});
+
+t.test('Leiden at each resolution: side by side in cells.arrow and the h5ad, metrics for each, leiden = the default', async (t) => {
+  const g = manifest?.integration;
+  t.ok(g);
+  if (!g || !manifest) return;
+  const asked = String(manifest.params.leiden_resolutions).split(',').map(Number);
+  const expected = [...new Set([...asked, Number(manifest.params.leiden_resolution)])].sort((a, b) => a - b);
+  t.same(
+    g.clusterings.map((c) => c.resolution),
+    expected,
+    'one clustering per resolution',
+  );
+  t.equal(g.leiden_resolution, manifest.params.leiden_resolution);
+  const files = await python<{ arrow: Record<string, number[]>; h5ad: Record<string, number[]>; same_as_default: boolean }>(
+    `import json, sys, numpy as np, pyarrow as pa, anndata as ad
+from sklearn.metrics import adjusted_rand_score as ari
+keys, default = json.loads(sys.argv[3]), sys.argv[4]
+t = pa.ipc.open_file(sys.argv[1]).read_all()
+obs = ad.read_h5ad(sys.argv[2], backed="r").obs
+print(json.dumps({"arrow": {k: [len(set(t[k].to_pylist())), ari(t["cell_type"].to_pylist(), t[k].to_pylist())] for k in keys},
+  "h5ad": {k: [int(obs[k].nunique()), ari(obs["cell_type"].astype(str), obs[k].astype(str))] for k in keys},
+  "same_as_default": t["leiden"].to_pylist() == t[default].to_pylist()}))`,
+    [
+      res('integration/cells.arrow'),
+      res('integration/integrated.h5ad'),
+      JSON.stringify(g.clusterings.map((c) => c.key)),
+      g.clusterings.find((c) => c.resolution === g.leiden_resolution)?.key ?? '',
+    ],
+  );
+  t.ok(files.same_as_default, 'cells column leiden is the default resolution');
+  for (const c of g.clusterings) {
+    t.equal(files.arrow[c.key]?.[0], c.n_clusters, `${c.key}: ${c.n_clusters} clusters in cells.arrow`);
+    t.equal(files.h5ad[c.key]?.[0], c.n_clusters, `${c.key} in the h5ad`);
+    t.ok(
+      Math.abs((files.arrow[c.key]?.[1] ?? -1) - (c.metrics.ari?.after ?? 2)) < 1e-9,
+      `${c.key}: ARI ${c.metrics.ari?.after} as reported`,
+    );
+    for (const k of ['ilisi', 'clisi', 'ari', 'nmi']) t.type(c.metrics[k]?.after, 'number', `${c.key} ${k}`);
+  }
+  const n = g.clusterings.map((c) => c.n_clusters);
+  t.ok(
+    n.every((v, i) => i === 0 || v >= (n[i - 1] ?? 0)),
+    `more clusters at higher resolution (${n.join(', ')})`,
+  );
+  t.same(
+    g.clusterings.find((c) => c.resolution === g.leiden_resolution)?.metrics,
+    g.metrics,
+    'the top-level metrics are the default resolution',
+  );
+});
+
+t.test('methods: seurat_v3 HVG, scrublet automatic threshold, top-20-genes QC bound, recorded per sample and run', async (t) => {
+  if (!manifest) return t.fail('no manifest');
+  t.same(Object.keys(manifest.methods), [
+    'count',
+    'qc',
+    'doublets',
+    'normalisation',
+    'hvg',
+    'pca',
+    'integration',
+    'neighbours',
+    'umap',
+    'clustering',
+    'metrics',
+  ]);
+  t.match(manifest.methods.count?.method, /^STARsolo/);
+  t.equal(manifest.methods.hvg?.parameters.hvg_flavor, 'seurat_v3');
+  for (const [step, m] of Object.entries(manifest.methods)) {
+    t.match(m.reference, /(doi:|arXiv:)/, `${step} cites a reference`);
+    for (const [k, v] of Object.entries(m.parameters)) t.same(v, manifest.params[k] ?? null, `${step}.${k} is the run's value`);
+  }
+  for (const s of manifest.samples) {
+    // ~300 cells per sample, above the 200 the automatic threshold needs
+    t.match(s.doublets, { method: 'scrublet', threshold_source: 'automatic', reason: null }, `${s.sample} ${JSON.stringify(s.doublets)}`);
+    t.ok(s.doublets.threshold > 0 && s.doublets.threshold < 1);
+    t.ok((s.qc_thresholds.min_pct_counts_top20 ?? 100) < (s.qc_thresholds.max_pct_counts_top20 ?? 0), `${s.sample} top-20-genes bounds`);
+  }
+  const flavor = await python<string>(
+    `import json, sys, anndata as ad
+print(json.dumps(ad.read_h5ad(sys.argv[1], backed="r").uns["hvg"]["flavor"]))`,
+    [res('integration/integrated.h5ad')],
+  );
+  t.equal(flavor, 'seurat_v3', 'the h5ad records the HVG flavour scanpy ran');
 });
 
 t.test('the manifest validates against its schema and lists every output with its checksum', async (t) => {

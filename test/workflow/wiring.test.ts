@@ -1,6 +1,6 @@
 // Wiring without computation: -stub-run for each counter, the awsbatch profile's resolved config, and the
 // schemas the API and UI load (standard JSON Schema 2020-12, defaults equal to the pipeline's params).
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
 import { run } from '../helpers/exec.js';
@@ -88,3 +88,37 @@ t.test('the params and samplesheet schemas are standard JSON Schema and match th
   t.notOk(rows([{ sample: 'a', fastqs: '/d', chemistry: '10xv9' }]));
   t.notOk(rows([{ sample: 'a', fastqs: '/d', fastq_1: '/x_R1.fastq.gz', fastq_2: '/x_R2.fastq.gz' }]), 'fastqs or a pair, not both');
 });
+
+t.test(
+  'the README method table states assets/methods.json: each step, its method, its params with their defaults, its reference',
+  async (t) => {
+    const methods = await readJson<{
+      steps: { step: string; when?: Record<string, string>; method: string; params: string[]; reference: string }[];
+    }>(schemaPath('assets/methods.json'));
+    const schema = await readJson<{ $defs: Record<string, { properties: Record<string, { default?: unknown }> }> }>(
+      schemaPath('nextflow_schema.json'),
+    );
+    const specs = Object.assign({}, ...Object.values(schema.$defs).map((g) => g.properties)) as Record<string, { default?: unknown }>;
+    const readme = await readFile(schemaPath('README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Methods'), readme.indexOf('## Outputs'));
+    const rows = section
+      .split('\n')
+      .filter((l) => l.startsWith('| ') && !l.startsWith('| step |'))
+      .map((l) => l.slice(2, -2).split(' | '));
+    t.equal(rows.length, methods.steps.length, 'one row per step');
+    methods.steps.forEach((s, i) => {
+      const [step = '', method, params, reference] = rows[i] ?? [];
+      t.ok(step.startsWith(s.step), `row ${i + 1} is ${s.step}`);
+      for (const [k, v] of Object.entries(s.when ?? {})) if (k !== 'input_type') t.match(step, `\`${k}\` = ${v}`);
+      t.equal(method, s.method, `${s.step}: method`);
+      for (const p of s.params) t.ok(p in specs && 'default' in (specs[p] ?? {}), `${s.step}: ${p} is a param with a default`);
+      t.equal(params, s.params.map((p) => `\`${p}\` = ${String(specs[p]?.default)}`).join(', '), `${s.step}: params and defaults`);
+      t.equal(reference, s.reference, `${s.step}: reference`);
+    });
+    const validate = schemaValidator().compile(schema);
+    const defaults = Object.fromEntries(Object.entries(specs).flatMap(([k, v]) => ('default' in v ? [[k, v.default]] : [])));
+    t.ok(validate({ ...defaults, leiden_resolutions: '0.5' }), 'a single resolution');
+    t.notOk(validate({ ...defaults, leiden_resolutions: '0.5;1' }), 'resolutions are a comma-separated list of numbers');
+    t.notOk(validate({ ...defaults, hvg_flavor: 'cell_ranger' }));
+  },
+);

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Integration of the QC'd samples: normalise, batch-aware HVG, PCA, Harmony on the batch key, neighbours,
-UMAP, Leiden, and integration quality (iLISI/cLISI, ARI/NMI) before and after Harmony. Sparse throughout:
-counts stay CSR, PCA uses scanpy's implicit centring, Harmony works on PCs.
+"""Integration of the QC'd samples: normalise, batch-aware HVG (seurat_v3 on raw counts by default), PCA, Harmony
+on the batch key, neighbours, UMAP, Leiden at several resolutions, and integration quality (iLISI/cLISI,
+ARI/NMI) before and after Harmony at each resolution. Sparse throughout: counts stay CSR, PCA uses scanpy's
+implicit centring, Harmony works on PCs.
 
 Writes integrated.h5ad, cells.arrow (Arrow IPC file, one row per cell), barcode_ranks.arrow and
 integration.json (the manifest's integration block)."""
@@ -31,6 +32,7 @@ LISI_CELLS = 20_000
 # Up to here an exact brute-force search beats pynndescent for the 15-NN graph (100k cells: 16 s vs 25 s with its ~15 s
 # numba compile); above, pynndescent wins (300k: 35 s vs ~140 s).
 EXACT_KNN_MAX_CELLS = 100_000
+HVG_SPANS = (0.3, 0.5, 1.0)  # seurat_v3's loess span: scanpy's default, then wider ones if the fit is singular
 
 
 def knn_transformer(n_cells):
@@ -45,8 +47,10 @@ def lisi_neighbors(emb, seed):
     return NeighborsResults(indices=idx, distances=dist)
 
 
-def quality(emb, batches, labels, clusters, seed=0):
-    nn = lisi_neighbors(emb, seed)
+def quality(emb, batches, labels, clusters, seed=0, nn=None):
+    """iLISI/cLISI (scib-metrics, 0..1) and, with labels, ARI/NMI of the clusters; nn: lisi_neighbors(emb), reused
+    across the clusterings of one embedding."""
+    nn = nn if nn is not None else lisi_neighbors(emb, seed)
     out = {"ilisi": float(ilisi_knn(nn, batches)) if len(np.unique(batches)) > 1 else None}
     ref = labels if labels is not None else clusters
     out["clisi"] = float(clisi_knn(nn, ref)) if len(np.unique(ref)) > 1 else 1.0
@@ -56,14 +60,24 @@ def quality(emb, batches, labels, clusters, seed=0):
     return out
 
 
-def cluster(adata, rep, a, key):
-    """kNN graph + Leiden; key None is scanpy's default graph (used by UMAP), else a side graph."""
+def leiden_key(prefix, resolution):
+    return f"{prefix}_r{resolution:g}"
+
+
+def cluster(adata, rep, a, key, resolutions):
+    """kNN graph + Leiden at each resolution, in obs as leiden[_<key>]_r<resolution>; key None is scanpy's default
+    graph (used by UMAP), else a side graph. Returns {resolution: cluster labels}."""
     sc.pp.neighbors(adata, use_rep=rep, n_neighbors=min(a.n_neighbors, adata.n_obs - 1), random_state=a.seed, key_added=key,
                     transformer=knn_transformer(adata.n_obs))
-    out = f"leiden_{key}" if key else "leiden"
-    sc.tl.leiden(adata, resolution=a.leiden_resolution, flavor="igraph", n_iterations=2, random_state=a.seed,
-                 neighbors_key=key, key_added=out)
-    return adata.obs[out].astype(str).to_numpy()
+    prefix = f"leiden_{key}" if key else "leiden"
+    out = {}
+    for r in resolutions:
+        sc.tl.leiden(adata, resolution=r, flavor="igraph", n_iterations=2, random_state=a.seed, neighbors_key=key,
+                     key_added=leiden_key(prefix, r))
+        out[r] = adata.obs[leiden_key(prefix, r)].astype(str).to_numpy()
+    # The default resolution also under the plain name, which the UI and earlier consumers colour by.
+    adata.obs[prefix] = adata.obs[leiden_key(prefix, a.leiden_resolution)]
+    return out
 
 
 def main():
@@ -74,13 +88,16 @@ def main():
     ap.add_argument("--settings", required=True, help="JSON ('-' for stdin): label_key (cell label column or null)")
     ap.add_argument("--cell-labels", help="CSV with sample, barcode and the label-key column")
     ap.add_argument("--min-cells-per-gene", type=int, default=3)
+    ap.add_argument("--hvg-flavor", choices=["seurat_v3", "seurat"], default="seurat_v3")
     ap.add_argument("--n-top-genes", type=int, default=2000)
     ap.add_argument("--n-pcs", type=int, default=30)
     ap.add_argument("--harmony-theta", type=float, default=2.0)
     ap.add_argument("--n-neighbors", type=int, default=15)
-    ap.add_argument("--leiden-resolution", type=float, default=1.0)
+    ap.add_argument("--leiden-resolution", type=float, default=1.0, help="the default clustering (obs/cells column leiden)")
+    ap.add_argument("--leiden-resolutions", type=float, nargs="*", default=[], help="further resolutions, kept side by side")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
+    resolutions = sorted({*a.leiden_resolutions, a.leiden_resolution})
     with (sys.stdin if a.settings == "-" else open(a.settings)) as f:
         label_key = json.load(f).get("label_key")
 
@@ -105,15 +122,28 @@ def main():
     sc.pp.log1p(adata)
     n_top = min(a.n_top_genes, adata.n_vars)
     batch_key = a.batch_key if adata.obs[a.batch_key].nunique() > 1 else None
-    # Dispersion-based (flavor "seurat") on log data, ranked across batches: seurat_v3 would need scikit-misc,
-    # which the pinned environment does not carry.
-    sc.pp.highly_variable_genes(adata, n_top_genes=n_top, flavor="seurat", batch_key=batch_key)
+    # seurat_v3 models the variance of raw counts (loess on mean-variance, scikit-misc) per batch and ranks genes by
+    # the number of batches that select them; seurat is dispersion on the log-normalised data.
+    if a.hvg_flavor == "seurat_v3":
+        # skmisc's loess goes singular ("reciprocal condition number") on a batch with few distinct gene means, e.g.
+        # 150 cells of a 500-gene panel; a wider span than scanpy's 0.3 fits it, and the span used is recorded.
+        for span in HVG_SPANS:
+            try:
+                sc.pp.highly_variable_genes(adata, n_top_genes=n_top, flavor="seurat_v3", batch_key=batch_key, layer="counts", span=span)
+                break
+            except ValueError as e:
+                if span == HVG_SPANS[-1]:
+                    raise
+                print(f"seurat_v3 loess with span {span} failed ({e}); trying a wider span", file=sys.stderr)
+    else:
+        span = None
+        sc.pp.highly_variable_genes(adata, n_top_genes=n_top, flavor="seurat", batch_key=batch_key)
     n_pcs = max(2, min(a.n_pcs, int(adata.var["highly_variable"].sum()) - 1, adata.n_obs - 1))
     sc.pp.pca(adata, n_comps=n_pcs, mask_var="highly_variable", random_state=a.seed)
 
     batches = adata.obs[a.batch_key].astype(str).to_numpy()
-    before_clusters = cluster(adata, "X_pca", a, "unintegrated")
-    before = quality(adata.obsm["X_pca"], batches, labels, before_clusters, a.seed)
+    before_clusters = cluster(adata, "X_pca", a, "unintegrated", resolutions)
+    before_nn = lisi_neighbors(adata.obsm["X_pca"], a.seed)
     if batch_key:
         # harmonypy directly: scanpy 1.11's wrapper transposes Z_corr, which harmonypy 2 already returns cells x PCs.
         ho = harmonypy.run_harmony(adata.obsm["X_pca"], adata.obs[[a.batch_key]], [a.batch_key], theta=a.harmony_theta,
@@ -122,18 +152,25 @@ def main():
         adata.obsm["X_pca_harmony"] = z if z.shape[0] == adata.n_obs else z.T
     else:
         adata.obsm["X_pca_harmony"] = adata.obsm["X_pca"].copy()
-    after_clusters = cluster(adata, "X_pca_harmony", a, None)
-    after = quality(adata.obsm["X_pca_harmony"], batches, labels, after_clusters, a.seed)
+    after_clusters = cluster(adata, "X_pca_harmony", a, None, resolutions)
+    after_nn = lisi_neighbors(adata.obsm["X_pca_harmony"], a.seed)
     sc.tl.umap(adata, random_state=a.seed)
 
-    def pair(key):
-        return None if labels is None and key in ("ari", "nmi") else {"before": before.get(key), "after": after.get(key)}
+    def metrics(r):
+        before = quality(adata.obsm["X_pca"], batches, labels, before_clusters[r], a.seed, before_nn)
+        after = quality(adata.obsm["X_pca_harmony"], batches, labels, after_clusters[r], a.seed, after_nn)
+        return {k: None if labels is None and k in ("ari", "nmi") else {"before": before.get(k), "after": after.get(k)}
+                for k in ("ilisi", "clisi", "ari", "nmi")}
 
+    clusterings = [{"resolution": r, "key": leiden_key("leiden", r), "n_clusters": int(len(np.unique(after_clusters[r]))),
+                    "metrics": metrics(r)} for r in resolutions]
+    default = next(c for c in clusterings if c["resolution"] == a.leiden_resolution)
     integration = {
-        "n_cells": int(adata.n_obs), "n_genes": int(adata.n_vars), "n_clusters": int(adata.obs["leiden"].nunique()),
+        "n_cells": int(adata.n_obs), "n_genes": int(adata.n_vars), "n_clusters": default["n_clusters"],
         "batch_key": a.batch_key, "label_key": label_key if labels is not None else None,
-        "metrics": {"ilisi": pair("ilisi"), "clisi": pair("clisi"), "ari": pair("ari"), "nmi": pair("nmi")},
+        "metrics": default["metrics"], "leiden_resolution": a.leiden_resolution, "clusterings": clusterings,
         "harmony": batch_key is not None, "n_pcs": n_pcs, "n_hvg": int(adata.var["highly_variable"].sum()),
+        "hvg_flavor": a.hvg_flavor, "hvg_span": span, "hvg_batch_key": batch_key,
     }
     adata.write_h5ad("integrated.h5ad", compression="gzip")
 
@@ -145,11 +182,13 @@ def main():
         "n_genes": pa.array(obs["n_genes_by_counts"].to_numpy(dtype=np.int32)),
         "total_counts": pa.array(obs["total_counts"].to_numpy(dtype=np.float32)),
         "pct_counts_mt": pa.array(obs["pct_counts_mt"].to_numpy(dtype=np.float32)),
+        "pct_counts_in_top_20_genes": pa.array(obs["pct_counts_in_top_20_genes"].to_numpy(dtype=np.float32)),
         "doublet_score": pa.array(obs["doublet_score"].to_numpy(dtype=np.float32)),
         "leiden": pa.array(obs["leiden"].astype(str).to_numpy()).dictionary_encode(),
         "umap_x": pa.array(adata.obsm["X_umap"][:, 0].astype(np.float32)),
         "umap_y": pa.array(adata.obsm["X_umap"][:, 1].astype(np.float32)),
         "leiden_unintegrated": pa.array(obs["leiden_unintegrated"].astype(str).to_numpy()).dictionary_encode(),
+        **{c["key"]: pa.array(obs[c["key"]].astype(str).to_numpy()).dictionary_encode() for c in clusterings},
     }
     if labels is not None:
         cols[label_key] = pa.array(labels).dictionary_encode()

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Per-sample QC: reads a 10x matrix (MTX directory in CellRanger >=3 or <=2 layout, 10x .h5, or .h5ad with
-counts), computes scanpy's calculate_qc_metrics (genes, counts, percent mitochondrial), flags outliers by
-median +- n MADs (log1p counts, log1p genes; percent mito above median + n MADs), with fixed thresholds
-replacing MAD bounds when given, scores doublets with scrublet, and writes <sample>.qc.h5ad (kept cells,
-sparse counts), <sample>.ranks.tsv (barcode-rank curve from the raw matrix) and <sample>.metrics.json (the
-manifest's sample entry)."""
+counts), computes scanpy's calculate_qc_metrics (genes, counts, percent mitochondrial, percent of counts in the
+top 20 genes), flags outliers by median +- n MADs (log1p counts, log1p genes, percent in the top 20 genes;
+percent mito above median + n MADs or above an optional hard ceiling), with fixed thresholds replacing MAD
+bounds when given, scores doublets with scrublet (its automatic threshold, or a fixed one), and writes
+<sample>.qc.h5ad (kept cells, sparse counts), <sample>.ranks.tsv (barcode-rank curve from the raw matrix) and
+<sample>.metrics.json (the manifest's sample entry)."""
 
 import argparse
 import json
@@ -17,6 +18,13 @@ import scanpy as sc
 import scipy.sparse as sp
 
 warnings.filterwarnings("ignore", category=FutureWarning)
+TOP_GENES = 20  # pct_counts_in_top_20_genes, as in the scverse best-practices QC
+# Below this many cells scrublet's automatic threshold is erratic: ~2n simulated scores over k = 0.5 sqrt(n)
+# neighbours make a coarse histogram. On subsamples of scanpy's CellRanger 3 matrix it called 5-37 % of 100-150 cells
+# doublets against 2-6 % from 200 cells up (expected rate 5 %), so smaller samples use the fallback threshold.
+AUTO_THRESHOLD_MIN_CELLS = 200
+# scrublet needs enough cells for its kNN over observed + simulated doublets
+SCRUBLET_MIN_CELLS = 100
 
 
 def read_matrix(path):
@@ -57,6 +65,32 @@ def bounds(x, nmads, log=True):
     return (float(np.expm1(lo)), float(np.expm1(hi))) if log else (lo, hi)
 
 
+def call_doublets(sub, a):
+    """Scrublet scores; threshold: a.doublet_threshold if given, else scrublet's automatic one (skimage's
+    threshold_minimum on the simulated doublets' scores), falling back to a.doublet_fallback_threshold, with the
+    reason, when the sample is too small for it or the histogram has no two modes. Returns the manifest record."""
+    if a.doublet_threshold is not None:
+        source, reason, given = "fixed", None, a.doublet_threshold
+    elif sub.n_obs < AUTO_THRESHOLD_MIN_CELLS:
+        source, reason, given = "fallback", f"{sub.n_obs} cells, fewer than the {AUTO_THRESHOLD_MIN_CELLS} the automatic threshold needs", a.doublet_fallback_threshold
+    else:
+        source, reason, given = "automatic", None, a.doublet_fallback_threshold
+    # Exact kNN: at scrublet's k (~120 over observed + simulated cells) sklearn's brute-force search is ~4x faster
+    # than pynndescent (75k points: 17 s vs 65 s).
+    sc.pp.scrublet(sub, random_state=a.seed, verbose=False, use_approx_neighbors=False, threshold=None if source == "automatic" else given,
+                   # scrublet keeps only its own variable genes; a quarter of all genes stays below that count on tiny panels
+                   n_prin_comps=max(2, min(30, sub.n_vars // 4, sub.n_obs - 1)))
+    threshold = sub.uns["scrublet"].get("threshold")
+    if threshold is None:
+        # scanpy swallows threshold_minimum's "Unable to find two maxima in histogram" and calls no doublets
+        source, threshold, reason = "fallback", given, "no automatic threshold: the simulated doublets' score histogram has no two modes"
+        sub.obs["predicted_doublet"] = sub.obs["doublet_score"] > threshold
+    if reason:
+        print(f"scrublet: fallback threshold {threshold} ({reason})", file=sys.stderr)
+    return {"method": "scrublet", "threshold": float(threshold), "threshold_source": source, "reason": reason,
+            "predicted_doublets": int(sub.obs["predicted_doublet"].sum()), "removed": bool(a.remove_doublets)}
+
+
 def barcode_ranks(raw, cells, max_points=2000):
     umi = np.asarray(raw.X.sum(axis=1)).ravel()
     keep = umi >= 1
@@ -80,10 +114,12 @@ def main():
     ap.add_argument("--registration", help="registration JSON")
     ap.add_argument("--nmads", type=float, default=5)
     ap.add_argument("--mt-nmads", type=float, default=3)
+    ap.add_argument("--pct-mt-ceiling", type=float, help="hard upper bound on percent mito, applied beside the MAD bound")
     for k in ("max-pct-mt", "min-genes", "max-genes", "min-counts", "max-counts"):
         ap.add_argument(f"--{k}", type=float)
     ap.add_argument("--doublets", choices=["scrublet", "none"], default="scrublet")
-    ap.add_argument("--doublet-threshold", type=float, default=0.25)
+    ap.add_argument("--doublet-threshold", type=float, help="fixed scrublet threshold; default: scrublet's automatic one")
+    ap.add_argument("--doublet-fallback-threshold", type=float, default=0.25, help="when no automatic threshold can be found")
     ap.add_argument("--remove-doublets", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
@@ -92,43 +128,55 @@ def main():
     sample, batch, chemistry, mito_prefix = (settings[k] for k in ("sample", "batch", "chemistry", "mito_prefix"))
 
     adata = read_matrix(a.matrix)
-    ours = {"barcode", "sample", "batch", "n_genes_by_counts", "total_counts", "pct_counts_mt", "total_counts_mt", "doublet_score", "predicted_doublet"}
+    top = f"pct_counts_in_top_{TOP_GENES}_genes"
+    ours = {"barcode", "sample", "batch", "n_genes_by_counts", "total_counts", "pct_counts_mt", "total_counts_mt", top, "doublet_score", "predicted_doublet"}
     extra = [c for c in adata.obs.columns if c not in ours]  # e.g. cell labels carried by an .h5ad input
     adata.obs["barcode"] = adata.obs_names.astype(str)
     adata.var["mt"] = adata.var_names.str.upper().str.startswith(mito_prefix.upper())
-    sc.pp.calculate_qc_metrics(adata, qc_vars=["mt"], percent_top=None, log1p=False, inplace=True)
+    sc.pp.calculate_qc_metrics(adata, qc_vars=["mt"], percent_top=[TOP_GENES], log1p=False, inplace=True)
     n_before = adata.n_obs
 
     counts, genes, mt = adata.obs["total_counts"].to_numpy(), adata.obs["n_genes_by_counts"].to_numpy(), adata.obs["pct_counts_mt"].to_numpy()
+    pct_top = adata.obs[top].to_numpy()
     min_c, max_c = bounds(counts, a.nmads)
     min_g, max_g = bounds(genes, a.nmads)
+    min_top, max_top = bounds(pct_top, a.nmads, log=False)
     _, max_mt = bounds(mt, a.mt_nmads, log=False)
+    if a.max_pct_mt is not None:
+        max_mt = a.max_pct_mt
+    if a.pct_mt_ceiling is not None:
+        max_mt = a.pct_mt_ceiling if max_mt is None else min(max_mt, a.pct_mt_ceiling)
     thresholds = {
         "min_counts": a.min_counts if a.min_counts is not None else min_c,
         "max_counts": a.max_counts if a.max_counts is not None else max_c,
         "min_genes": a.min_genes if a.min_genes is not None else min_g,
         "max_genes": a.max_genes if a.max_genes is not None else max_g,
-        "max_pct_mt": a.max_pct_mt if a.max_pct_mt is not None else max_mt,
+        "max_pct_mt": max_mt,
+        "min_pct_counts_top20": min_top,
+        "max_pct_counts_top20": max_top,
     }
     keep = np.ones(adata.n_obs, dtype=bool)
-    for value, lo, hi in ((counts, "min_counts", "max_counts"), (genes, "min_genes", "max_genes"), (mt, None, "max_pct_mt")):
+    for value, lo, hi in ((counts, "min_counts", "max_counts"), (genes, "min_genes", "max_genes"), (mt, None, "max_pct_mt"),
+                           (pct_top, "min_pct_counts_top20", "max_pct_counts_top20")):
         if lo and thresholds[lo] is not None:
             keep &= value >= thresholds[lo]
         if thresholds[hi] is not None:
             keep &= value <= thresholds[hi]
     # Where no bound applies (no spread in the data), report the observed range so the thresholds stay numeric.
-    observed = {"min_counts": counts.min(), "max_counts": counts.max(), "min_genes": genes.min(), "max_genes": genes.max(), "max_pct_mt": mt.max()}
+    observed = {"min_counts": counts.min(), "max_counts": counts.max(), "min_genes": genes.min(), "max_genes": genes.max(), "max_pct_mt": mt.max(),
+                "min_pct_counts_top20": pct_top.min(), "max_pct_counts_top20": pct_top.max()}
     thresholds = {k: float(v if v is not None else (observed[k] if n_before else 0)) for k, v in thresholds.items()}
 
     adata.obs["doublet_score"] = np.nan
     adata.obs["predicted_doublet"] = False
-    if a.doublets == "scrublet" and adata.n_obs >= 100:
+    n_kept = int(keep.sum())
+    if a.doublets == "none":
+        doublets = {"method": "none", "reason": "doublet_method none"}
+    elif n_kept < SCRUBLET_MIN_CELLS:
+        doublets = {"method": "none", "reason": f"{n_kept} cells after QC, fewer than the {SCRUBLET_MIN_CELLS} scrublet needs"}
+    else:
         sub = adata[keep].copy()
-        # Exact kNN: at scrublet's k (~120 over observed + simulated cells) sklearn's brute-force search is ~4x faster
-        # than pynndescent (75k points: 17 s vs 65 s).
-        sc.pp.scrublet(sub, random_state=a.seed, verbose=False, threshold=a.doublet_threshold, use_approx_neighbors=False,
-                      # scrublet keeps only its own variable genes; a quarter of all genes stays below that count on tiny panels
-                      n_prin_comps=max(2, min(30, sub.n_vars // 4, sub.n_obs - 1)))
+        doublets = call_doublets(sub, a)
         adata.obs.loc[sub.obs_names, "doublet_score"] = sub.obs["doublet_score"]
         adata.obs.loc[sub.obs_names, "predicted_doublet"] = sub.obs["predicted_doublet"].astype(bool)
         if a.remove_doublets:
@@ -138,7 +186,7 @@ def main():
     kept.obs["sample"] = sample
     kept.obs["batch"] = batch
     kept.obs_names = [f"{sample}:{b}" for b in kept.obs["barcode"]]
-    kept.obs = kept.obs[["barcode", "sample", "batch", "n_genes_by_counts", "total_counts", "pct_counts_mt", "doublet_score", "predicted_doublet", *extra]]
+    kept.obs = kept.obs[["barcode", "sample", "batch", "n_genes_by_counts", "total_counts", "pct_counts_mt", top, "doublet_score", "predicted_doublet", *extra]]
     kept.var = kept.var[["mt"]]
     # lzf, not gzip: an intermediate read once by INTEGRATE; lzf writes ~3x and reads ~2x faster at twice gzip's size
     kept.write_h5ad(f"{sample}.qc.h5ad", compression="lzf")
@@ -166,7 +214,7 @@ def main():
             reg = json.load(f)
         registration = {k: reg[k] for k in ("lanes", "read_pairs", "r1_length", "r2_length", "files")}
     entry = {"sample": sample, "batch": batch, "chemistry": chemistry, "registration": registration, "metrics": metrics,
-             "qc_thresholds": thresholds, "cells_before_qc": int(n_before), "cells_after_qc": int(kept.n_obs)}
+             "qc_thresholds": thresholds, "doublets": doublets, "cells_before_qc": int(n_before), "cells_after_qc": int(kept.n_obs)}
     with open(f"{sample}.metrics.json", "w") as f:
         json.dump(entry, f, indent=2)
     print(f"{sample}: {n_before} cells -> {kept.n_obs} after QC; thresholds {thresholds}")

@@ -38,6 +38,14 @@ class Manifest {
         out
     }
 
+    /** The steps of assets/methods.json that this run's params select, each with its method, its params' values and its reference. */
+    static Map methods(Map params, Path projectDir) {
+        def steps = new JsonSlurper().parse(projectDir.resolve('assets/methods.json').toFile()).steps
+        steps.findAll { s -> (s.when ?: [:]).every { k, v -> params[k] == v } }.collectEntries { s ->
+            [s.step, [method: s.method, parameters: s.params.collectEntries { [it, params[it]] }, reference: s.reference]]
+        }
+    }
+
     static void write(workflow, Map params, Path projectDir, log) {
         def outdir = nextflow.Nextflow.file(params.outdir as String) as Path
         def slurp = { Path p -> new JsonSlurper().parseText(p.text) }
@@ -58,7 +66,8 @@ class Manifest {
             ],
             params: cleanParams,
             samples: samples,
-            integration: slurp(outdir.resolve('integration/integration.json')).subMap(['n_cells', 'n_genes', 'n_clusters', 'batch_key', 'label_key', 'metrics']),
+            integration: slurp(outdir.resolve('integration/integration.json')).subMap(['n_cells', 'n_genes', 'n_clusters', 'batch_key', 'label_key', 'metrics', 'leiden_resolution', 'clusterings']),
+            methods: methods(cleanParams, projectDir),
             outputs: outputs(outdir, projectDir),
         ]
         def errors = JsonSchema.load(projectDir.resolve('assets/manifest.schema.json')).validate(manifest)

@@ -17,7 +17,10 @@ class Validation {
         def schema = JsonSchema.load(projectDir.resolve('nextflow_schema.json'))
         Map<String, Map> props = [:]
         schema.root['$defs'].each { k, group -> props.putAll(group.properties as Map) }
-        Map given = params.findAll { k, v -> props.containsKey(k) && v != null } as Map
+        // The command line types a number-looking value (`--leiden_resolutions 0.5`); a string param still sees its text.
+        Map given = params.findAll { k, v -> props.containsKey(k) && v != null }.collectEntries { k, v ->
+            [k, v instanceof Number && props[k].type == 'string' ? v.toString() : v]
+        } as Map
         def invalid = schema.validate(given)
         List<String> errors = invalid.collect { p, msg -> "--${p}: ${msg}".toString() }
         props.each { name, spec ->

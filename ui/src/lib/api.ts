@@ -57,6 +57,10 @@ export interface Integration {
   n_clusters?: number;
   batch_key?: string;
   metrics: Record<string, { before: number; after: number } | null>;
+  /** The default clustering's resolution (cells column `leiden`); absent in runs from before several resolutions. */
+  leiden_resolution?: number;
+  /** One per Leiden resolution; `key` is its cells column (e.g. `leiden_r0.25`). */
+  clusterings?: { resolution: number; key: string; n_clusters: number; metrics: Integration['metrics'] }[];
 }
 
 export class ApiError extends Error {

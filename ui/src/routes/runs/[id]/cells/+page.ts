@@ -1,6 +1,6 @@
 import type { Table } from 'apache-arrow';
 import { client } from '$lib/api';
-import { initialColour } from '$lib/cells';
+import { colourChoices, initialColour } from '$lib/cells';
 import { runDependency } from '$lib/run-data';
 import type { PageLoad } from './$types';
 
@@ -13,8 +13,15 @@ let last: { key: string; cells: Promise<Cells> } | null = null;
 export const load: PageLoad = async ({ params, url, fetch, depends, parent }) => {
   depends(runDependency(params.id));
   const { run } = await parent();
-  if (run.status !== 'COMPLETED') return { cells: null };
-  const colour = initialColour(url.searchParams.get('colour'));
+  if (run.status !== 'COMPLETED') return { cells: null, choices: colourChoices(null) };
+  // The integration block names the run's clusterings (one cells column per Leiden resolution); a run without one
+  // still shows its cells with the fixed choices.
+  const choices = colourChoices(
+    await client(fetch)
+      .integration(params.id)
+      .catch(() => null),
+  );
+  const colour = initialColour(url.searchParams.get('colour'), choices);
   const key = `${run.id}\n${run.resultsIngestedAt ?? ''}\n${colour}`;
   if (last?.key !== key) {
     const cells = client(fetch)
@@ -25,5 +32,5 @@ export const load: PageLoad = async ({ params, url, fetch, depends, parent }) =>
       if (last?.cells === cells) last = null;
     });
   }
-  return { cells: await last.cells };
+  return { cells: await last.cells, choices };
 };
