@@ -139,7 +139,10 @@ export class KyselyRunRepository implements RunRepository {
   }
 
   async active(launcher: string): Promise<Run[]> {
-    const rows = await this.select().where('r.launcher', '=', launcher).where('r.status', 'in', ['QUEUED', 'SUBMITTED', 'RUNNING']).execute();
+    const rows = await this.select()
+      .where('r.launcher', '=', launcher)
+      .where('r.status', 'in', ['QUEUED', 'SUBMITTED', 'RUNNING'])
+      .execute();
     return rows.map(toRun);
   }
 
