@@ -50,6 +50,7 @@ t.test('202 only once stored; 503 while the database is unreachable; none lost',
     'while the database is out of reach: 503, so the sender retries',
   );
   t.match(during[0]!.json(), { statusCode: 503, message: /unavailable/ });
+  t.equal(during[0]!.headers['retry-after'], '5', 'with Retry-After, so the plugin knows when to replay');
   const unknownToken = await post(event(next), 'a-token-not-in-the-cache');
   t.equal(unknownToken.statusCode, 503, 'a token lookup that misses the cache is a 503 too, not a 500');
 

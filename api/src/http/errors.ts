@@ -16,7 +16,11 @@ export const STATUS_OF: Readonly<Record<ErrorKind, number>> = {
   unavailable: 503,
 };
 
+/** Seconds a client is told to wait before retrying a 503 (the database out of reach). */
+export const RETRY_AFTER_S = 5;
+
 export function errorReply(reply: FastifyReply, status: number, message: string, detail: object = {}) {
+  if (status === 503) reply.header('retry-after', String(RETRY_AFTER_S));
   return reply
     .code(status)
     .type('application/json')
