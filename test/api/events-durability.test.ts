@@ -51,10 +51,12 @@ t.test('202 only once stored; 503 while the database is unreachable; none lost',
   );
   t.match(during[0]!.json(), { statusCode: 503, message: /unavailable/ });
   t.equal(during[0]!.headers['retry-after'], '5', 'with Retry-After, so the plugin knows when to replay');
+  t.equal((await p.app.inject({ url: '/readyz' })).statusCode, 503, '/readyz reports the outage');
   const unknownToken = await post(event(next), 'a-token-not-in-the-cache');
   t.equal(unknownToken.statusCode, 503, 'a token lookup that misses the cache is a 503 too, not a 500');
 
   await proxy.restore();
+  t.equal((await p.app.inject({ url: '/readyz' })).statusCode, 200, 'and its end, with no restart');
   for (let i = 0; i < 10; i++) if ((await post(event(next++))).statusCode === 202) accepted++;
   t.equal(accepted, 30);
   t.equal(await stored(), accepted, 'after the outage: exactly the accepted events are stored');
