@@ -74,6 +74,19 @@ export interface TaskRepository {
   statusCounts(runId: string): Promise<{ status: string; n: number }[]>;
   /** Task rows per process (its name without the tag when unknown) and status, by process. */
   processStatusCounts(runId: string): Promise<{ process: string; status: string; n: number }[]>;
+  /** What a run's tasks say about the run: their time span and how their last attempts ended. */
+  outcome(runId: string): Promise<TaskOutcome>;
+}
+
+export interface TaskOutcome {
+  /** Earliest start (or submit) and latest end (complete, else submit + realtime or duration) of any task. */
+  firstStart: string | null;
+  lastEnd: string | null;
+  /** Tasks, each counted once over its attempts (a retry has the same name and a new task id). */
+  tasks: number;
+  /** Of those, the ones whose last attempt failed: ending the run (error_action TERMINATE or FINISH), or with no error_action recorded. */
+  fatal: number;
+  undetermined: number;
 }
 
 /** A weblog event as stored: deduplicated per run by its key. */

@@ -5,9 +5,9 @@ import { hashToken, newToken } from './auth.js';
 import type { DataRoots } from './data-roots.js';
 import { DomainError, type ErrorDetail } from './errors.js';
 import type { RunNotifier } from './notifier.js';
-import type { Launcher, ResultStore, Run } from './ports.js';
+import type { Launcher, ResultStore, Run, RunPatch, RunStatus } from './ports.js';
 import { TERMINAL } from './ports.js';
-import type { Repositories } from './repositories.js';
+import type { Repositories, TaskOutcome } from './repositories.js';
 import type { ResultsService } from './results.js';
 import { TraceFollower } from './trace-follower.js';
 import { scanTrace, TraceParseError } from './trace-parser.js';
@@ -45,6 +45,19 @@ export interface RunServiceDeps {
 }
 
 const friendlyName = () => `run-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, '')}`;
+
+/**
+ * The status a trace file alone supports, its times from its tasks, and a message whenever the status is a guess.
+ * A task whose last attempt ended the run fails it; a failure without an error_action (Nextflow's default columns
+ * have none) fails it only when no task succeeded, since an ignored failure looks the same.
+ */
+export function inferredOutcome(o: TaskOutcome): [RunStatus, RunPatch] {
+  const times = { startedAt: o.firstStart, completedAt: o.lastEnd };
+  if (o.fatal > 0) return ['FAILED', { ...times, errorMessage: `${o.fatal} of ${o.tasks} tasks failed and ended the run` }];
+  if (!o.undetermined) return ['COMPLETED', times];
+  const note = `${o.undetermined} of ${o.tasks} tasks failed; the trace does not say whether they were ignored`;
+  return [o.undetermined === o.tasks ? 'FAILED' : 'COMPLETED', { ...times, errorMessage: `${note} (status inferred from the trace file)` }];
+}
 
 export class RunService {
   private readonly followers = new Map<string, NodeJS.Timeout>();
@@ -344,18 +357,7 @@ export class RunService {
     });
     try {
       const r = await this.d.repos.tasks.import(id, scanTrace(body, { timeZone: opts.timeZone ?? 'UTC' }));
-      // Failed tasks that were retried or ignored do not fail the run; one that terminated it does.
-      const fatal = await this.d.repos.tasks.list(id, {
-        limit: 1,
-        offset: 0,
-        sort: 'task_id',
-        order: 'asc',
-        filters: [
-          { column: 'status', op: 'eq', value: 'FAILED' },
-          { column: 'error_action', op: 'like', value: 'TERMINATE' },
-        ],
-      });
-      await this.d.repos.runs.advance(id, fatal.total > 0 ? 'FAILED' : 'COMPLETED');
+      await this.d.repos.runs.advance(id, ...inferredOutcome(await this.d.repos.tasks.outcome(id)));
       this.d.notifier.changed(id);
       return { run: (await this.d.repos.runs.get(id))!, rows: r.rows };
     } catch (e) {

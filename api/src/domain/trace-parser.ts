@@ -175,6 +175,9 @@ export interface TaskRows {
 }
 
 const FIELD_INDEX = new Map(TASK_FIELDS.map((f, k) => [f.column, k]));
+const [NAME, PROCESS, TAG] = ['name', 'process', 'tag'].map((c) => FIELD_INDEX.get(c)!) as [number, number, number];
+/** A task name as Nextflow writes it: the (qualified) process name, then the tag in parentheses when it has one. */
+const NAME_PARTS = /^(.*?)(?: \((.*)\))?$/s;
 
 /** Observations of a batch of rows (the form events take; tests and the merge path use it). */
 export function observationsOf(rows: TaskRows): TaskObservation[] {
@@ -280,6 +283,7 @@ export async function* scanTrace(
   let duplicated: boolean[] = [];
   let present: number[] = [];
   let hasExtra = false;
+  let splitName = false;
   const cur: (TaskValue | undefined)[] = new Array(F).fill(undefined);
   const exact: boolean[] = new Array(F).fill(false);
   const starts: number[] = [];
@@ -313,6 +317,9 @@ export async function* scanTrace(
         fieldOf = cols.map((c, i) => (parsers[i] ? FIELD_INDEX.get(c.column)! : -1));
         duplicated = cols.map((c) => cols.filter((o) => o.column === c.column).length > 1);
         present = [...new Set(fieldOf.filter((k) => k >= 0))];
+        // Nextflow's default trace has `name` (`A:B:PROC (tag)`) but no `process` or `tag`: split them out of it.
+        splitName = present.includes(NAME) && !present.includes(PROCESS);
+        if (splitName) present.push(PROCESS, ...(present.includes(TAG) ? [] : [TAG]));
         hasExtra = cols.some((c) => c.kind === 'extra');
         batch = fresh();
         continue;
@@ -399,6 +406,11 @@ export async function* scanTrace(
         // Rows are written when a task ends; without a status column the exit code tells how.
         const exit = exitField >= 0 ? cur[exitField] : 0;
         status = exit === 0 || exit === undefined ? 'COMPLETED' : 'FAILED';
+      }
+      if (splitName && typeof cur[NAME] === 'string') {
+        const m = NAME_PARTS.exec(cur[NAME] as string)!;
+        cur[PROCESS] = m[1];
+        if (m[2] !== undefined && cur[TAG] === undefined) cur[TAG] = m[2];
       }
       b.taskId.push(taskId);
       b.attempt.push(attempt);

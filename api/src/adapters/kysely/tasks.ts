@@ -2,7 +2,7 @@
 // pages of a CSV export, and the counts progress is made of.
 import { sql } from 'kysely';
 import type { TaskOrder, TaskQuery, TaskRow } from '../../domain/ports.js';
-import type { RunTaskObservation, TaskRepository } from '../../domain/repositories.js';
+import type { RunTaskObservation, TaskOutcome, TaskRepository } from '../../domain/repositories.js';
 import { TASK_FIELDS, type TaskObservation } from '../../domain/task-fields.js';
 import type { TaskRows } from '../../domain/trace-parser.js';
 import { iso } from './rows.js';
@@ -126,6 +126,24 @@ export class KyselyTaskRepository implements TaskRepository {
       .groupBy('status')
       .execute();
     return rows.map((r) => ({ status: r.status as string, n: Number(r.n) }));
+  }
+
+  async outcome(runId: string): Promise<TaskOutcome> {
+    // A retry is a new task id with the same name: the last attempt of each name says how that task ended.
+    const { rows } = await sql<{ first: Date | null; last: Date | null; tasks: string; fatal: string; undetermined: string }>`
+      WITH latest AS (
+        SELECT DISTINCT ON (coalesce(name, task_id::text)) status, error_action FROM tasks WHERE run_id = ${runId}
+        ORDER BY coalesce(name, task_id::text), attempt DESC NULLS LAST, task_id DESC)
+      SELECT (SELECT min(coalesce(start, submit)) FROM tasks WHERE run_id = ${runId}) AS first,
+             (SELECT max(coalesce(complete, submit + coalesce(realtime, duration) * interval '1 millisecond'))
+                FROM tasks WHERE run_id = ${runId}) AS last,
+             count(*) AS tasks,
+             count(*) FILTER (WHERE status = 'FAILED' AND error_action IN ('TERMINATE', 'FINISH')) AS fatal,
+             count(*) FILTER (WHERE status = 'FAILED' AND error_action IS NULL) AS undetermined
+      FROM latest`.execute(this.s.db);
+    const r = rows[0]!;
+    const n = (v: string) => Number(v);
+    return { firstStart: iso(r.first), lastEnd: iso(r.last), tasks: n(r.tasks), fatal: n(r.fatal), undetermined: n(r.undetermined) };
   }
 
   async processStatusCounts(runId: string): Promise<{ process: string; status: string; n: number }[]> {
