@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
-import { fixtures, platformFor } from './helpers.js';
+import { fixtures, platformFor, platformRunWithToken } from './helpers.js';
 
 const ADMIN = 'admin-token-for-the-matrix-0123456789';
 type Platform = Awaited<ReturnType<typeof platformFor>>;
@@ -154,16 +154,8 @@ t.test('events cannot move a run they do not belong to', async (t) => {
   const p = await platformFor(t, { requireAuth: true, adminToken: ADMIN });
   const alice = await mint(p, 'alice');
   const bob = await mint(p, 'bob');
-  const { hashToken } = await import('../../api/src/domain/auth.js');
   const runToken = 'alice-run-token-secret';
-  const platformRun = await p.repos.runs.create({
-    id: crypto.randomUUID(),
-    name: 'launched',
-    status: 'RUNNING',
-    source: 'platform',
-    owner: null,
-    tokenHash: hashToken(runToken),
-  });
+  const platformRun = await platformRunWithToken(p, runToken, 'RUNNING');
   const completed = (platformRunId?: string) => ({
     runName: 'tiny_turing',
     runId: '3b1a4c8e-1f2d-4e5f-9a0b-1c2d3e4f5a6b',

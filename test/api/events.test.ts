@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
-import { fixtures, platformFor } from './helpers.js';
+import { fixtures, platformFor, platformRunWithToken } from './helpers.js';
 
 const events: Record<string, unknown>[] = JSON.parse(await readFile(path.join(fixtures, 'events-run.json'), 'utf8'));
 
@@ -91,15 +91,8 @@ t.test('plugin batches: per-run token, seq gaps, platformRunId', async (t) => {
   const p = await platformFor(t);
   const token = await apiToken(p);
   // A platform run is created with a per-run token: stand in for POST /runs with the store.
-  const { hashToken } = await import('../../api/src/domain/auth.js');
   const runToken = 'per-run-secret';
-  const run = await p.repos.runs.create({
-    id: crypto.randomUUID(),
-    name: 'launched',
-    status: 'SUBMITTED',
-    source: 'platform',
-    tokenHash: hashToken(runToken),
-  });
+  const run = await platformRunWithToken(p, runToken);
   const withSeq = events.map((e, i) => ({ ...e, seq: i + 1, timestamp: new Date().toISOString(), platformRunId: run.id }));
   const sent = withSeq.filter((_, i) => i !== 4 && i !== 9); // two lost
   const r = await p.app.inject({ method: 'POST', url: '/api/v1/events', payload: sent, headers: { authorization: `Bearer ${runToken}` } });

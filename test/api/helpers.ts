@@ -1,6 +1,7 @@
 // A platform (API + repositories) on a fresh database with fixture pipeline schemas, checked responses and a teardown
 // that fails the test if any response did not match its declared schema. `pool` is the test's own connection to that
 // database, for the SQL a test checks rows with (the platform exposes only its repositories).
+
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import pg from 'pg';
 import type { Test } from 'tap';
 import { createPlatform, type Platform } from '../../api/src/composition.js';
 import { type Config, loadConfig } from '../../api/src/config.js';
+import { hashToken } from '../../api/src/domain/auth.js';
 import { freshDatabase } from '../helpers/db.js';
 import { repoRoot } from '../helpers/paths.js';
 
@@ -35,4 +37,9 @@ export async function platformFor(t: Test, overrides: Partial<Config> = {}): Pro
     if (violations.length) throw new Error(`responses that do not match their declared schema: ${JSON.stringify(violations, null, 1)}`);
   });
   return { ...p, dataDir, pool };
+}
+
+/** A platform run that holds `runToken` as its per-run token, as POST /runs would leave it (without launching). */
+export async function platformRunWithToken(p: Platform, runToken: string, status: 'SUBMITTED' | 'RUNNING' = 'SUBMITTED') {
+  return p.repos.runs.create({ id: crypto.randomUUID(), name: 'launched', status, source: 'platform', tokenHash: hashToken(runToken) });
 }
