@@ -43,6 +43,17 @@ export interface RunServiceDeps {
   traceFollowMs?: number;
 }
 
+/** A QUEUED run older than this without a recorded launch was interrupted (launching takes seconds). */
+const UNRECORDED_AFTER_MS = 60_000;
+
+/** Labels a launcher attaches to what it starts (Batch job tags): run, submitter and project. */
+function runTags(run: Run): Record<string, string> {
+  const tags: Record<string, string> = { 'scrna:run-id': run.id };
+  if (run.submitter) tags['scrna:submitter'] = run.submitter;
+  if (run.labels.project) tags['scrna:project'] = run.labels.project;
+  return tags;
+}
+
 const friendlyName = () => `run-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, '')}`;
 
 export class RunService {
@@ -145,7 +156,9 @@ export class RunService {
         samplesheet,
         resume,
         env: { SCRNA_API_URL: this.d.publicUrl, SCRNA_API_TOKEN: token, SCRNA_RUN_ID: run.id },
-        onExit: (code, signal) => void this.finish(run.id, code, signal),
+        tags: runTags(run),
+        onExit: (code, signal, reason) => void this.finish(run.id, code, signal, reason),
+        onRunning: () => void this.running(run.id),
       });
       await this.d.store.advanceRun(run.id, 'SUBMITTED', { nativeId, commandLine: cmd.join(' '), startedAt: new Date().toISOString() });
       this.follow(run.id);
@@ -207,16 +220,21 @@ export class RunService {
     return r.rows;
   }
 
+  /** The engine reports the run started (events may have said so already: advancing is forward only). */
+  private async running(runId: string): Promise<void> {
+    if (await this.d.store.advanceRun(runId, 'RUNNING')) this.d.notifier.changed(runId);
+  }
+
   /** The Nextflow process ended: last trace import, final status, results. */
-  finish(runId: string, code: number | null, signal: string | null): Promise<void> {
+  finish(runId: string, code: number | null, signal: string | null, reason?: string): Promise<void> {
     const existing = this.finishing.get(runId);
     if (existing) return existing;
-    const p = this.doFinish(runId, code, signal).finally(() => this.finishing.delete(runId));
+    const p = this.doFinish(runId, code, signal, reason).finally(() => this.finishing.delete(runId));
     this.finishing.set(runId, p);
     return p;
   }
 
-  private async doFinish(runId: string, code: number | null, signal: string | null): Promise<void> {
+  private async doFinish(runId: string, code: number | null, signal: string | null, reason?: string): Promise<void> {
     const timer = this.followers.get(runId);
     if (timer) clearInterval(timer);
     this.followers.delete(runId);
@@ -231,7 +249,8 @@ export class RunService {
       await this.d.store.advanceRun(runId, 'FAILED', {
         exitStatus: code,
         completedAt: now,
-        errorMessage: run.errorMessage ?? (signal ? `nextflow ended by ${signal}` : `nextflow exited with status ${code ?? 'unknown'}`),
+        errorMessage:
+          run.errorMessage ?? reason ?? (signal ? `nextflow ended by ${signal}` : `nextflow exited with status ${code ?? 'unknown'}`),
       });
     const after = await this.d.store.getRun(runId);
     if (after?.status === 'COMPLETED' && after.outdir && (await this.d.files.exists(this.d.files.join(after.outdir, 'manifest.json')))) {
@@ -289,8 +308,45 @@ export class RunService {
   async recover(): Promise<void> {
     for (const run of await this.d.store.activeRuns(this.d.launcher.name)) {
       if (!run.nativeId) continue;
-      this.d.launcher.watch(run.nativeId, (code, signal) => void this.finish(run.id, code, signal));
-      this.follow(run.id);
+      this.watch(run.id, run.nativeId);
+    }
+    if (this.d.launcher.find) await this.recoverUnrecorded();
+  }
+
+  private watch(runId: string, nativeId: string): void {
+    this.d.launcher.watch(
+      nativeId,
+      (code, signal, reason) => void this.finish(runId, code, signal, reason),
+      () => void this.running(runId),
+    );
+    this.follow(runId);
+  }
+
+  /**
+   * Runs still QUEUED: the API stopped between the launch and recording it. The launcher finds what it started
+   * (never starting a second one); a run it did not start has no token anywhere to start it with, so it fails.
+   */
+  private async recoverUnrecorded(): Promise<void> {
+    // Younger runs may be mid-launch in another API process.
+    const before = new Date(Date.now() - UNRECORDED_AFTER_MS).toISOString();
+    let cursor: { createdAt: string; id: string } | undefined;
+    for (let page = 0; page < 100; page++) {
+      const { items } = await this.d.store.listRuns({ status: ['QUEUED'], to: before, limit: 100, cursor });
+      for (const run of items.filter((r) => r.launcher === this.d.launcher.name && r.source === 'platform' && !r.nativeId)) {
+        const found = await this.d.launcher.find!(run.id);
+        if (found) {
+          await this.d.store.advanceRun(run.id, 'SUBMITTED', { nativeId: found.nativeId, startedAt: new Date().toISOString() });
+          this.watch(run.id, found.nativeId);
+        } else
+          await this.d.store.advanceRun(run.id, 'FAILED', {
+            errorMessage: 'the API stopped before the run was launched: relaunch it',
+            completedAt: new Date().toISOString(),
+          });
+        this.d.notifier.changed(run.id);
+      }
+      const last = items.at(-1);
+      if (items.length < 100 || !last) break;
+      cursor = { createdAt: last.createdAt, id: last.id };
     }
   }
 
