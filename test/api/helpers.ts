@@ -11,7 +11,7 @@ import { repoRoot } from '../helpers/paths.js';
 
 export const fixtures = path.join(repoRoot, 'test/api/fixtures');
 
-export async function platformFor(t: Test, overrides: Partial<Config> = {}): Promise<Platform & { dataDir: string }> {
+export async function platformFor(t: Test, overrides: Partial<Config> = {}): Promise<Platform & { dataDir: string; config: Config }> {
   const db = await freshDatabase('api');
   const dataDir = await mkdtemp(path.join(tmpdir(), 'scrna-api-'));
   const config: Config = {
@@ -30,5 +30,5 @@ export async function platformFor(t: Test, overrides: Partial<Config> = {}): Pro
     // Assertions cannot run in a teardown; an error there fails the test all the same.
     if (violations.length) throw new Error(`responses that do not match their declared schema: ${JSON.stringify(violations, null, 1)}`);
   });
-  return { ...p, dataDir };
+  return { ...p, dataDir, config };
 }

@@ -193,3 +193,13 @@ export async function recordingProxy(t: Test, target: string): Promise<Recording
   t.teardown(() => state.close());
   return state;
 }
+
+/** Polls `check` until it returns a value (bounded: 300 tries, 100 ms apart). */
+export async function until<T>(what: string, check: () => Promise<T | null | undefined | false>): Promise<T> {
+  for (let i = 0; i < 300; i++) {
+    const v = await check();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
