@@ -26,8 +26,12 @@ export async function startMoto(t: Test, opts: { env?: Record<string, string> } 
   child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();
   });
+  // Also when the suite dies before its teardown runs.
+  const stop = () => child.kill('SIGTERM');
+  process.once('exit', stop);
   t.teardown(() => {
-    child.kill('SIGTERM');
+    process.off('exit', stop);
+    stop();
   });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {

@@ -60,10 +60,10 @@ class StreamPoller {
     this.interval = o.pollMs;
   }
 
-  /** Makes the lines from `offset` on available if a fetch is due; viewers arriving meanwhile share it. */
-  async ensure(offset: number): Promise<void> {
+  /** Fetches what the stream gained if a fetch is due; viewers arriving meanwhile share it. */
+  async ensure(): Promise<void> {
     this.lastRead = Date.now();
-    if (offset < this.lines.length || this.gone || Date.now() < this.nextAt) return;
+    if (this.gone || Date.now() < this.nextAt) return;
     this.inflight ??= this.fetch().finally(() => {
       this.inflight = null;
     });
@@ -85,7 +85,8 @@ class StreamPoller {
         this.token = page.nextForwardToken ?? this.token;
         if (++n >= MAX_PAGES) break;
       }
-      this.interval = this.lines.length > before ? this.o.pollMs : Math.min(this.o.maxPollMs, this.interval * 1.5);
+      // A quiet stream is asked less often, up to ten base intervals; new lines bring it back to the base.
+      this.interval = this.lines.length > before ? this.o.pollMs : Math.min(this.o.maxPollMs, this.o.pollMs * 10, this.interval * 1.5);
     } catch (e) {
       if (e instanceof ResourceNotFoundException) {
         // Not created yet (job not started) or expired: a later read asks again, or falls back to S3.
@@ -192,7 +193,7 @@ export class CloudWatchLogSource implements LogSource {
       p = new StreamPoller(this.opts, job.group, job.stream);
       this.pollers.set(key, p);
     }
-    await p.ensure(offset);
+    await p.ensure();
     if (p.gone || !p.exists) {
       const f = await this.fallback(ref, offset);
       if (f.exists || p.gone) return f;
