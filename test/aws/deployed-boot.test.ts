@@ -134,3 +134,30 @@ t.test('a name the stack sets under another name than the API reads keeps it fro
   t.equal(r.status, null, 'never ready');
   t.match(r.stderr, /SCRNA_RESULTS_BUCKET is required/);
 });
+
+t.test('the roles allow the calls the AWS adapters and the head job make', async (t) => {
+  const actionsOf = (stack: typeof platform.api | typeof platform.batch, role: RegExp) =>
+    Object.entries(Template.fromStack(stack).toJSON().Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>)
+      .filter(([id, r]) => r.Type === 'AWS::IAM::Policy' && role.test(id))
+      .flatMap(([, r]) => (r.Properties.PolicyDocument as { Statement: { Action: string | string[] }[] }).Statement)
+      .flatMap((s) => [s.Action].flat());
+  // IAM matches actions with wildcards: s3:GetObject* covers GetObjectAttributes.
+  const allows = (actions: string[], call: string) => actions.some((a) => new RegExp(`^${a.replaceAll('*', '.*')}$`).test(call));
+  const api = actionsOf(platform.api, /^TaskRoleDefaultPolicy/);
+  for (const call of [
+    'batch:SubmitJob',
+    'batch:TagResource',
+    'batch:DescribeJobs',
+    'batch:ListJobs',
+    'batch:TerminateJob',
+    'logs:GetLogEvents',
+    's3:GetObject',
+    's3:GetObjectAttributes',
+    's3:PutObject',
+    's3:ListBucket',
+  ])
+    t.ok(allows(api, call), `API task role: ${call}`);
+  const head = actionsOf(platform.batch, /^HeadJobRoleDefaultPolicy/);
+  for (const call of ['batch:SubmitJob', 'batch:DescribeJobs', 'batch:TerminateJob', 'logs:GetLogEvents', 's3:GetObject', 's3:PutObject'])
+    t.ok(allows(head, call), `head job role: ${call}`);
+});

@@ -110,6 +110,7 @@ export class ApiStack extends Stack {
     });
     props.raw.grantRead(taskRole);
     props.work.grantRead(taskRole); // task .command.* files for the log view
+    props.work.grantPut(taskRole, 'runs/*'); // the Batch launcher stages each run's params and samplesheet
     props.results.grantReadWrite(taskRole);
     taskRole.addToPolicy(
       new iam.PolicyStatement({
