@@ -12,10 +12,12 @@ import type { BatchClient, JobDetail } from '@aws-sdk/client-batch';
 import { DescribeJobsCommand } from '@aws-sdk/client-batch';
 import { type CloudWatchLogsClient, paginateGetLogEvents, ResourceNotFoundException } from '@aws-sdk/client-cloudwatch-logs';
 import type { LogRef, LogSource, ResultStore, Run } from '../domain/ports.js';
+import { TERMINAL } from '../domain/ports.js';
 
 const MAX_PAGES = 10;
 const MAX_LINES = 10_000;
 const MAX_FALLBACK_BYTES = 1 << 20;
+const TASK_ENDED = new Set(['COMPLETED', 'FAILED', 'ABORTED', 'CACHED']);
 const BATCH_JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export interface CloudWatchLogOptions {
@@ -60,10 +62,17 @@ class StreamPoller {
     this.interval = o.pollMs;
   }
 
-  /** Fetches what the stream gained if a fetch is due; viewers arriving meanwhile share it. */
-  async ensure(): Promise<void> {
+  private ended = false;
+
+  /**
+   * Fetches what the stream gained if a fetch is due; viewers arriving meanwhile share it. Once the job has ended one
+   * more fetch happens at once, so a follower that stops at the end has seen the last lines.
+   */
+  async ensure(jobEnded: boolean): Promise<void> {
     this.lastRead = Date.now();
-    if (this.gone || Date.now() < this.nextAt) return;
+    const last = jobEnded && !this.ended;
+    if (last) this.ended = true;
+    if (this.gone || (!last && Date.now() < this.nextAt)) return;
     this.inflight ??= this.fetch().finally(() => {
       this.inflight = null;
     });
@@ -193,7 +202,7 @@ export class CloudWatchLogSource implements LogSource {
       p = new StreamPoller(this.opts, job.group, job.stream);
       this.pollers.set(key, p);
     }
-    await p.ensure();
+    await p.ensure(TERMINAL.has(ref.run.status) || (ref.kind === 'task' && TASK_ENDED.has(String(ref.task.status))));
     if (p.gone || !p.exists) {
       const f = await this.fallback(ref, offset);
       if (f.exists || p.gone) return f;
