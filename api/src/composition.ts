@@ -3,12 +3,17 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { type AwsClients, awsClients, closeClients } from './adapters/aws-clients.js';
+import { BatchLauncher } from './adapters/batch-launcher.js';
+import { CloudWatchLogSource } from './adapters/cloudwatch-logs.js';
 import { FileLogSource } from './adapters/file-logs.js';
 import { FsPathResolver } from './adapters/fs-paths.js';
 import { FsResultStore } from './adapters/fs-results.js';
 import { FsSchemaFiles } from './adapters/fs-schema-files.js';
 import { kyselyRepositories } from './adapters/kysely/repositories.js';
 import { LocalLauncher } from './adapters/local-launcher.js';
+import { S3PathResolver } from './adapters/s3-paths.js';
+import { S3ResultStore } from './adapters/s3-results.js';
 import { type Config, dataRootsOf } from './config.js';
 import { connect, type EmbeddedServer, startEmbedded } from './db/connect.js';
 import { migrate } from './db/migrations.js';
@@ -35,22 +40,41 @@ export interface Platform {
   close(): Promise<void>;
 }
 
-function notYet(what: string, env: string): never {
-  throw new Error(`${env}: the ${what} adapter is not part of this build yet (use the local default)`);
-}
+type Log = { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void };
 
-function chooseLauncher(c: Config): Launcher {
-  if (c.launcher === 'awsbatch') notYet('AWS Batch launcher', 'SCRNA_LAUNCHER=awsbatch');
+function chooseLauncher(c: Config, aws: AwsClients | null, files: ResultStore, log: Log): Launcher {
+  if (c.launcher === 'awsbatch' && aws && c.aws)
+    return new BatchLauncher({
+      batch: aws.batch,
+      s3: aws.s3,
+      // The head job's artefacts are on S3 whichever store serves results.
+      files: files instanceof S3ResultStore ? files : new S3ResultStore(aws.s3),
+      headQueue: c.aws.headQueue!,
+      headJobDefinition: c.aws.headJobDefinition!,
+      workBucket: c.aws.workBucket!,
+      resultsBucket: c.aws.resultsBucket!,
+      pollMs: c.aws.batchPollMs,
+      graceMs: c.aws.batchGraceMs,
+      timeoutSeconds: c.aws.headTimeoutSeconds,
+      log,
+    });
   return new LocalLauncher(c.dataDir, c.nextflowBin, c.pipeline, existsSync(c.platformConfig) ? c.platformConfig : null);
 }
 
-function chooseResults(c: Config): ResultStore {
-  if (c.resultStore === 's3') notYet('S3 result store', 'SCRNA_RESULT_STORE=s3');
-  return new FsResultStore();
+function chooseResults(c: Config, aws: AwsClients | null): ResultStore {
+  return c.resultStore === 's3' && aws ? new S3ResultStore(aws.s3) : new FsResultStore();
 }
 
-function chooseLogs(c: Config): LogSource {
-  if (c.logSource === 'cloudwatch') notYet('CloudWatch log source', 'SCRNA_LOG_SOURCE=cloudwatch');
+function chooseLogs(c: Config, aws: AwsClients | null, log: Log): LogSource {
+  if (c.logSource === 'cloudwatch' && aws && c.aws)
+    return new CloudWatchLogSource({
+      batch: aws.batch,
+      logs: aws.logs,
+      files: new S3ResultStore(aws.s3),
+      defaultGroup: c.aws.logGroup,
+      pollMs: c.aws.logPollMs,
+      log,
+    });
   return new FileLogSource();
 }
 
@@ -72,9 +96,16 @@ export async function createPlatform(config: Config, opts: AppOptions & { recove
   const conn = connect(url);
   await migrate(conn.db);
   const repos = kyselyRepositories(conn.db, conn.pool);
-  const launcher = chooseLauncher(config);
-  const files = chooseResults(config);
-  const logs = chooseLogs(config);
+  let logRef: FastifyInstance['log'] | null = null;
+  const log = {
+    info: (o: object, m?: string) => logRef?.info(o, m),
+    warn: (o: object, m?: string) => logRef?.warn(o, m),
+    error: (o: object, m?: string) => logRef?.error(o, m),
+  };
+  const aws = config.aws ? awsClients(config.aws.region) : null;
+  const files = chooseResults(config, aws);
+  const launcher = chooseLauncher(config, aws, files, log);
+  const logs = chooseLogs(config, aws, log);
   const notifier = new RunNotifier();
   const schemaFiles = new FsSchemaFiles(config.workflowsDir);
   const results = new ResultsService(repos, files, schemaFiles);
@@ -89,12 +120,6 @@ export async function createPlatform(config: Config, opts: AppOptions & { recove
     });
     return validatorP;
   };
-  let logRef: FastifyInstance['log'] | null = null;
-  const log = {
-    info: (o: object, m?: string) => logRef?.info(o, m),
-    warn: (o: object, m?: string) => logRef?.warn(o, m),
-    error: (o: object, m?: string) => logRef?.error(o, m),
-  };
   const ingester = new EventIngester(new EventRecorder(repos), {
     onStored: (ids) => notifier.changed(...ids),
     onError: (err, evs) => log.error({ err, events: evs.length }, 'events could not be stored'),
@@ -106,7 +131,12 @@ export async function createPlatform(config: Config, opts: AppOptions & { recove
     results,
     notifier,
     validator,
-    dataRoots: new DataRoots(new FsPathResolver(), dataRootsOf(config), config.s3Buckets, [path.join(config.dataDir, 'pg')]),
+    dataRoots: new DataRoots(
+      aws ? new S3PathResolver(new FsPathResolver(), aws.s3, new S3ResultStore(aws.s3)) : new FsPathResolver(),
+      dataRootsOf(config),
+      config.s3Buckets,
+      [path.join(config.dataDir, 'pg')],
+    ),
     publicUrl: config.publicUrl,
     log,
   });
@@ -142,6 +172,7 @@ export async function createPlatform(config: Config, opts: AppOptions & { recove
       await app.close();
       await ingester.drain();
       notifier.close();
+      if (aws) closeClients(aws);
       await conn.close();
       if (embedded) await embedded.stop();
     },

@@ -1,6 +1,7 @@
 // Configuration from the environment (names fixed in the shared contracts).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AWS_CHOICES, AWS_ENV, AWS_TUNING_ENV } from './aws-env.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -27,8 +28,27 @@ export interface Config {
   logLevel: string;
   /** Where local paths in samplesheets and path params may point; null = the defaults of dataRootsOf. */
   dataRoots: string[] | null;
-  /** `bucket` or `s3://bucket/prefix` entries that s3:// inputs may name (none by default). */
+  /** `bucket` or `s3://bucket/prefix` entries that s3:// inputs may name (none by default; the raw bucket on AWS). */
   s3Buckets: string[];
+  /** Settings of the AWS adapters; null when none is chosen. */
+  aws: AwsConfig | null;
+}
+
+export interface AwsConfig {
+  region: string;
+  /** Batch: where head jobs go and what they run (required with SCRNA_LAUNCHER=awsbatch). */
+  headQueue: string | null;
+  headJobDefinition: string | null;
+  taskQueue: string | null;
+  /** CloudWatch group of job logs when DescribeJobs names none (Batch's default). */
+  logGroup: string;
+  rawBucket: string | null;
+  workBucket: string | null;
+  resultsBucket: string | null;
+  batchPollMs: number;
+  batchGraceMs: number;
+  headTimeoutSeconds: number;
+  logPollMs: number;
 }
 
 function pgEnvUrl(env: NodeJS.ProcessEnv): string | null {
@@ -64,6 +84,40 @@ export function dataRootsOf(c: Pick<Config, 'dataRoots' | 'dataDir' | 'workflows
   return c.dataRoots ?? [c.dataDir, path.join(c.workflowsDir, 'assets')];
 }
 
+function positive(name: string, value: string | undefined, dflt: number): number {
+  if (value === undefined || value === '') return dflt;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number (got ${value})`);
+  return n;
+}
+
+/** The AWS adapters' settings, refusing to start without a name one of the chosen adapters needs. */
+function awsConfig(env: NodeJS.ProcessEnv, c: Pick<Config, 'launcher' | 'resultStore' | 'logSource'>): AwsConfig | null {
+  const batch = c.launcher === AWS_CHOICES.launcher;
+  if (!batch && c.resultStore !== AWS_CHOICES.resultStore && c.logSource !== AWS_CHOICES.logSource) return null;
+  const need = (name: string, when: boolean): string | null => {
+    const v = env[name]?.trim() || null;
+    if (!v && when) throw new Error(`${name} is required with ${AWS_ENV.launcher}=${AWS_CHOICES.launcher}`);
+    return v;
+  };
+  const region = env[AWS_ENV.region] || env.AWS_DEFAULT_REGION;
+  if (!region) throw new Error(`${AWS_ENV.region} is required with the AWS adapters`);
+  return {
+    region,
+    headQueue: need(AWS_ENV.headQueue, batch),
+    headJobDefinition: need(AWS_ENV.headJobDefinition, batch),
+    taskQueue: need(AWS_ENV.taskQueue, false),
+    logGroup: env[AWS_ENV.logGroup]?.trim() || '/aws/batch/job',
+    rawBucket: need(AWS_ENV.rawBucket, false),
+    workBucket: need(AWS_ENV.workBucket, batch),
+    resultsBucket: need(AWS_ENV.resultsBucket, batch),
+    batchPollMs: 1000 * positive(AWS_TUNING_ENV.batchPollSeconds, env[AWS_TUNING_ENV.batchPollSeconds], 15),
+    batchGraceMs: 1000 * positive(AWS_TUNING_ENV.batchGraceSeconds, env[AWS_TUNING_ENV.batchGraceSeconds], 300),
+    headTimeoutSeconds: positive(AWS_TUNING_ENV.headTimeoutSeconds, env[AWS_TUNING_ENV.headTimeoutSeconds], 7 * 24 * 3600),
+    logPollMs: positive(AWS_TUNING_ENV.logPollMs, env[AWS_TUNING_ENV.logPollMs], 1000),
+  };
+}
+
 function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[], dflt: T): T {
   const v = (value ?? dflt) as T;
   if (!allowed.includes(v)) throw new Error(`${name} must be one of ${allowed.join(', ')} (got ${value})`);
@@ -74,15 +128,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = Number(env.PORT ?? 8080);
   const host = env.HOST ?? '127.0.0.1';
   const cache = env.SCRNA_CACHE ?? path.join(repoRoot, '.cache');
+  const launcher = oneOf(AWS_ENV.launcher, env[AWS_ENV.launcher], ['local', 'awsbatch'], 'local');
+  const resultStore = oneOf(AWS_ENV.resultStore, env[AWS_ENV.resultStore], ['fs', 's3'], 'fs');
+  const logSource = oneOf(AWS_ENV.logSource, env[AWS_ENV.logSource], ['file', 'cloudwatch'], 'file');
+  const aws = awsConfig(env, { launcher, resultStore, logSource });
   return {
     port,
     host,
     databaseUrl: env.DATABASE_URL || pgEnvUrl(env),
     dataDir: path.resolve(env.SCRNA_DATA_DIR ?? path.join(cache, 'platform')),
-    launcher: oneOf('SCRNA_LAUNCHER', env.SCRNA_LAUNCHER, ['local', 'awsbatch'], 'local'),
-    resultStore: oneOf('SCRNA_RESULT_STORE', env.SCRNA_RESULT_STORE, ['fs', 's3'], 'fs'),
-    logSource: oneOf('SCRNA_LOG_SOURCE', env.SCRNA_LOG_SOURCE, ['file', 'cloudwatch'], 'file'),
-    publicUrl: env.SCRNA_PUBLIC_URL ?? `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+    launcher,
+    resultStore,
+    logSource,
+    publicUrl: env[AWS_ENV.publicUrl] ?? `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
     adminToken: env.SCRNA_ADMIN_TOKEN || null,
     requireAuth: env.SCRNA_REQUIRE_AUTH === '1' || env.SCRNA_REQUIRE_AUTH === 'true',
     pipeline: env.SCRNA_PIPELINE ?? repoRoot,
@@ -92,6 +150,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     nextflowBin: env.SCRNA_NEXTFLOW ?? path.join(repoRoot, 'scripts/nextflow/nextflow'),
     logLevel: env.LOG_LEVEL ?? 'info',
     dataRoots: pathList(env.SCRNA_DATA_ROOTS),
-    s3Buckets: s3List(env.SCRNA_S3_BUCKETS),
+    // Samplesheets the upload trigger launches name FASTQs in the raw bucket.
+    s3Buckets: [...s3List(env.SCRNA_S3_BUCKETS), ...(aws?.rawBucket ? [aws.rawBucket] : [])],
+    aws,
   };
 }

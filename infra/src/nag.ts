@@ -15,7 +15,7 @@ export interface Suppression {
   reason: string;
 }
 
-const BUCKET_OBJECTS = /^Resource::.*(Raw|Work|Results)[0-9A-F]+Arn[0-9A-F]+\/\*$/;
+const BUCKET_OBJECTS = /^Resource::.*(Raw|Work|Results)[0-9A-F]+Arn[0-9A-F]+\/(runs\/)?\*$/;
 const ROLES_WITH_GRANTS =
   /^\/(api\/TaskRole|batch\/(HeadJobRole|TaskJobRole)|triggers\/UploadTrigger\/ServiceRole)\/DefaultPolicy\/Resource$/;
 

@@ -15,7 +15,10 @@ import { repoRoot } from '../helpers/paths.js';
 
 export const fixtures = path.join(repoRoot, 'test/api/fixtures');
 
-export async function platformFor(t: Test, overrides: Partial<Config> = {}): Promise<Platform & { dataDir: string; pool: pg.Pool }> {
+export async function platformFor(
+  t: Test,
+  overrides: Partial<Config> = {},
+): Promise<Platform & { dataDir: string; pool: pg.Pool; config: Config }> {
   const db = await freshDatabase('api');
   const dataDir = await mkdtemp(path.join(tmpdir(), 'scrna-api-'));
   const config: Config = {
@@ -36,7 +39,7 @@ export async function platformFor(t: Test, overrides: Partial<Config> = {}): Pro
     // Assertions cannot run in a teardown; an error there fails the test all the same.
     if (violations.length) throw new Error(`responses that do not match their declared schema: ${JSON.stringify(violations, null, 1)}`);
   });
-  return { ...p, dataDir, pool };
+  return { ...p, dataDir, pool, config };
 }
 
 /** A platform run that holds `runToken` as its per-run token, as POST /runs would leave it (without launching). */

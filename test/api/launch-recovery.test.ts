@@ -49,7 +49,10 @@ t.test('a launch the API did not get to record is adopted on restart, not starte
   await until('the start', async () => (await nf.starts()).length === 1);
   const pid = Number(run.nativeId.split('@')[0]);
   // The crash window: Nextflow is running, the run row does not know it.
-  await p.pool.query(`UPDATE runs SET native_id = NULL, status = 'QUEUED' WHERE id = $1`, [run.id]);
+  // Old enough to be an interrupted launch, not one in progress in another API process.
+  await p.pool.query(`UPDATE runs SET native_id = NULL, status = 'QUEUED', created_at = now() - interval '5 minutes' WHERE id = $1`, [
+    run.id,
+  ]);
   await p.runs.recover();
   const after = await getRun(p, run.id);
   t.equal(after.status, 'SUBMITTED');
@@ -77,6 +80,7 @@ t.test('a launch that never happened is started on restart, with a token that wo
     outdir: path.join(dir, 'results'),
     tokenHash: 'the-lost-token-hash',
   });
+  await p.pool.query(`UPDATE runs SET created_at = now() - interval '5 minutes' WHERE id = $1`, [id]);
   await p.runs.recover();
   t.equal((await getRun(p, id)).status, 'SUBMITTED', 'no longer stranded in QUEUED');
   await until('the start', async () => (await nf.starts()).length === 1);

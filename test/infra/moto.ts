@@ -16,15 +16,22 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startMoto(t: Test): Promise<string> {
+export async function startMoto(t: Test, opts: { env?: Record<string, string> } = {}): Promise<string> {
   const port = await freePort();
-  const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...opts.env },
+  });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();
   });
+  // Also when the suite dies before its teardown runs.
+  const stop = () => child.kill('SIGTERM');
+  process.once('exit', stop);
   t.teardown(() => {
-    child.kill('SIGTERM');
+    process.off('exit', stop);
+    stop();
   });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
@@ -38,4 +45,10 @@ export async function startMoto(t: Test): Promise<string> {
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`moto_server did not start on ${url}: ${stderr}`);
+}
+
+/** Without a Docker engine moto must not try to run Batch containers: jobs then end at once (SUCCEEDED, or FAILED with MOTO_SIMPLE_BATCH_FAIL_AFTER). */
+export async function batchWithoutDocker(url: string): Promise<void> {
+  const res = await fetch(`${url}/moto-api/config`, { method: 'POST', body: JSON.stringify({ batch: { use_docker: false } }) });
+  if (!res.ok) throw new Error(`moto config: ${res.status}`);
 }

@@ -75,9 +75,9 @@ export class LocalLauncher implements Launcher {
     return { nativeId: `${pid}@${spec.launchDir}` };
   }
 
-  async find(run: { runId: string; launchDir: string }): Promise<string | null> {
+  async find(run: { runId: string; launchDir: string }): Promise<{ nativeId: string } | null> {
     const text = await readFile(pidFile(run.launchDir, run.runId), 'utf8').catch(() => null);
-    return text === null ? null : `${Number(text.trim())}@${run.launchDir}`;
+    return text === null ? null : { nativeId: `${Number(text.trim())}@${run.launchDir}` };
   }
 
   private parse(nativeId: string): { pid: number; dir: string } {

@@ -45,7 +45,11 @@ export class DataRoots {
     if (value.split('/').includes('..')) return "must not contain '..'";
     // A path never holds a line break or control character; refuse before resolving anything.
     if (CONTROL.test(value)) return 'must not contain control characters';
-    if (value.startsWith('s3://')) return this.s3Allowed(value) ? null : this.s3Refusal();
+    if (value.startsWith('s3://')) {
+      if (!this.s3Allowed(value)) return this.s3Refusal();
+      // Inside the allowed buckets a missing object is worth saying before a head job finds out.
+      return (await this.resolver.s3Exists?.(value)) === false ? `names no S3 object: ${value}` : null;
+    }
     const scheme = SCHEME.exec(value);
     if (scheme) return `must be a local path${this.buckets.length ? ' or an s3:// URI' : ''} (${scheme[1]}: URIs are not accepted)`;
     if (!value.startsWith('/')) return `must be an absolute path inside a data root (${this.roots.join(', ')})`;

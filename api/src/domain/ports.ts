@@ -167,9 +167,15 @@ export interface LaunchSpec extends Workspace {
   samplesheet: string | null;
   resume: boolean;
   env: Record<string, string>;
-  /** Called once when the Nextflow process ends. */
-  onExit(code: number | null, signal: string | null): void;
+  /** Labels the launcher attaches to what it starts where its engine has them (Batch job tags). */
+  tags?: Record<string, string>;
+  /** Called once when the Nextflow process ends; `reason` says why it failed when the engine knows. */
+  onExit: ExitHandler;
+  /** Called when the engine reports the run started (a Batch head job RUNNING). */
+  onRunning?: () => void;
 }
+
+export type ExitHandler = (code: number | null, signal: string | null, reason?: string) => void;
 
 export type CommandSpec = Pick<LaunchSpec, 'launchDir' | 'outdir' | 'profiles' | 'resume'> & { samplesheet: boolean };
 
@@ -181,12 +187,15 @@ export interface Launcher {
   command(spec: CommandSpec): string[];
   /** Stages the params and samplesheet in the workspace, then starts the run. */
   launch(spec: LaunchSpec): Promise<{ nativeId: string }>;
-  /** The native id of a launch of this run that was started but not recorded (the API died in between), if any. */
-  find(run: { runId: string; launchDir: string }): Promise<string | null>;
   cancel(nativeId: string): Promise<void>;
   isAlive(nativeId: string): Promise<boolean>;
   /** Re-attaches onExit to a run that was active when the API restarted (or reports it gone). */
-  watch(nativeId: string, onExit: LaunchSpec['onExit']): void;
+  watch(nativeId: string, onExit: ExitHandler, onRunning?: () => void): void;
+  /**
+   * What this launcher already started for the run, found in its engine (a Batch job by name): recovers a run whose
+   * launch was not recorded because the API stopped in between (a local Nextflow by its pid file).
+   */
+  find(run: { runId: string; launchDir: string }): Promise<{ nativeId: string } | null>;
 }
 
 /** The pipeline's schema files by their path in the workflows directory (e.g. `assets/schema_input.json`). */
@@ -205,6 +214,8 @@ export interface ResultStore {
   read(uri: string): Promise<Buffer>;
   /** The file's bytes from `start` (default 0) to its end. */
   stream(uri: string, start?: number): AsyncIterable<Buffer>;
+  /** The SHA-256 (hex) the store already holds for the file (S3 checksums), or null: then the bytes are hashed. */
+  storedSha256?(uri: string): Promise<string | null>;
 }
 
 export type LogRef = { kind: 'run'; run: Run } | { kind: 'task'; run: Run; task: TaskRow; stream: 'out' | 'err' };
@@ -223,6 +234,8 @@ export type RealPath = { real: string } | 'missing' | 'broken';
 /** Resolves local paths on the machine that runs the pipeline (the data-roots rule itself is in the domain). */
 export interface PathResolver {
   realpath(p: string): Promise<RealPath>;
+  /** Whether an s3:// URI names an object or a prefix with objects; null when it cannot tell (no access, a glob). */
+  s3Exists?(uri: string): Promise<boolean | null>;
 }
 
 export type { RunFacts };

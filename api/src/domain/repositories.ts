@@ -36,7 +36,7 @@ export interface RunRepository {
   patch(id: string, patch: RunPatch): Promise<void>;
   /** Moves the run up RUN_STATUS_RANK (never back, never out of a terminal state); returns whether it changed. */
   advance(id: string, status: RunStatus, patch?: RunPatch): Promise<boolean>;
-  /** Runs of this launcher that were active (queued ones included) when the API last stopped. */
+  /** Runs this launcher started that were active when the API last stopped. */
   active(launcher: string): Promise<Run[]>;
   /** Replaces the per-run token (a launch that never started gets a new one on recovery). */
   setTokenHash(id: string, hash: string): Promise<void>;

@@ -40,6 +40,9 @@ const MINIMAL_SCHEMA = {
 };
 
 async function sha256(store: ResultStore, uri: string): Promise<string> {
+  // A checksum the store verified at upload needs no second download.
+  const stored = await store.storedSha256?.(uri);
+  if (stored) return stored;
   const h = createHash('sha256');
   for await (const chunk of store.stream(uri)) h.update(chunk);
   return h.digest('hex');
@@ -107,13 +110,16 @@ export class ResultsService {
         throw new DomainError('unprocessable', `output path escapes the output directory: ${o.path}`, { field: 'manifest.outputs' });
       const f = this.files.join(run.outdir, o.path);
       const size = await this.files.size(f);
-      if (size === null) throw new DomainError('unprocessable', `output missing: ${o.path}`, { field: 'manifest.outputs' });
+      if (size === null) throw new DomainError('unprocessable', `output missing: ${o.path} (${f})`, { field: 'manifest.outputs' });
       if (size !== o.size)
-        throw new DomainError('unprocessable', `size mismatch for ${o.path}: manifest ${o.size}, file ${size}`, {
+        throw new DomainError('unprocessable', `size mismatch for ${o.path} (${f}): manifest ${o.size}, file ${size}`, {
           field: 'manifest.outputs',
         });
       const sum = await sha256(this.files, f);
-      if (sum !== o.sha256) throw new DomainError('unprocessable', `checksum mismatch for ${o.path}`, { field: 'manifest.outputs' });
+      if (sum !== o.sha256)
+        throw new DomainError('unprocessable', `checksum mismatch for ${o.path} (${f}): manifest ${o.sha256}, file ${sum}`, {
+          field: 'manifest.outputs',
+        });
       outputs.push({ path: o.path, kind: o.kind, sample: o.sample ?? null, size: o.size, sha256: o.sha256 });
     }
     const samples: SampleRow[] = (manifest.samples ?? []).map((s) => ({

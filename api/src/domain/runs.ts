@@ -44,6 +44,17 @@ export interface RunServiceDeps {
   traceFollowMs?: number;
 }
 
+/** A QUEUED run older than this without a recorded launch was interrupted (launching takes seconds). */
+const UNRECORDED_AFTER_MS = 60_000;
+
+/** Labels a launcher attaches to what it starts (Batch job tags): run, submitter and project. */
+function runTags(run: Run): Record<string, string> {
+  const tags: Record<string, string> = { 'scrna:run-id': run.id };
+  if (run.submitter) tags['scrna:submitter'] = run.submitter;
+  if (run.labels.project) tags['scrna:project'] = run.labels.project;
+  return tags;
+}
+
 const friendlyName = () => `run-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, '')}`;
 
 /**
@@ -159,7 +170,9 @@ export class RunService {
         samplesheet,
         resume,
         env: { SCRNA_API_URL: this.d.publicUrl, SCRNA_API_TOKEN: token, SCRNA_RUN_ID: run.id },
-        onExit: (code, signal) => void this.finish(run.id, code, signal),
+        tags: runTags(run),
+        onExit: (code, signal, reason) => void this.finish(run.id, code, signal, reason),
+        onRunning: () => void this.running(run.id),
       });
       await this.d.repos.runs.advance(run.id, 'SUBMITTED', { nativeId, commandLine: cmd.join(' '), startedAt: new Date().toISOString() });
       this.follow(run.id);
@@ -221,16 +234,21 @@ export class RunService {
     return r.rows;
   }
 
+  /** The engine reports the run started (events may have said so already: advancing is forward only). */
+  private async running(runId: string): Promise<void> {
+    if (await this.d.repos.runs.advance(runId, 'RUNNING')) this.d.notifier.changed(runId);
+  }
+
   /** The Nextflow process ended: last trace import, final status, results. */
-  finish(runId: string, code: number | null, signal: string | null): Promise<void> {
+  finish(runId: string, code: number | null, signal: string | null, reason?: string): Promise<void> {
     const existing = this.finishing.get(runId);
     if (existing) return existing;
-    const p = this.doFinish(runId, code, signal).finally(() => this.finishing.delete(runId));
+    const p = this.doFinish(runId, code, signal, reason).finally(() => this.finishing.delete(runId));
     this.finishing.set(runId, p);
     return p;
   }
 
-  private async doFinish(runId: string, code: number | null, signal: string | null): Promise<void> {
+  private async doFinish(runId: string, code: number | null, signal: string | null, reason?: string): Promise<void> {
     const timer = this.followers.get(runId);
     if (timer) clearInterval(timer);
     this.followers.delete(runId);
@@ -245,7 +263,8 @@ export class RunService {
       await this.d.repos.runs.advance(runId, 'FAILED', {
         exitStatus: code,
         completedAt: now,
-        errorMessage: run.errorMessage ?? (signal ? `nextflow ended by ${signal}` : `nextflow exited with status ${code ?? 'unknown'}`),
+        errorMessage:
+          run.errorMessage ?? reason ?? (signal ? `nextflow ended by ${signal}` : `nextflow exited with status ${code ?? 'unknown'}`),
       });
     const after = await this.d.repos.runs.get(runId);
     if (after?.status === 'COMPLETED' && after.outdir && (await this.d.files.exists(this.d.files.join(after.outdir, 'manifest.json')))) {
@@ -303,23 +322,48 @@ export class RunService {
   /** Runs this launcher started before the API restarted: follow them again, or finish them if they are gone. */
   async recover(): Promise<void> {
     for (const run of await this.d.repos.runs.active(this.d.launcher.name)) {
-      let nativeId = run.nativeId;
-      if (!nativeId && run.launchDir) {
-        // The API stopped between creating the run and recording its launch: adopt the launch if it happened (its
-        // Nextflow holds the token), else launch now with a new token (only its hash was kept).
-        nativeId = await this.d.launcher.find({ runId: run.id, launchDir: run.launchDir });
-        if (nativeId) await this.d.repos.runs.advance(run.id, 'SUBMITTED', { nativeId, startedAt: new Date().toISOString() });
-        else {
+      if (!run.nativeId) continue;
+      this.watch(run.id, run.nativeId);
+    }
+    await this.recoverUnrecorded();
+  }
+
+  private watch(runId: string, nativeId: string): void {
+    this.d.launcher.watch(
+      nativeId,
+      (code, signal, reason) => void this.finish(runId, code, signal, reason),
+      () => void this.running(runId),
+    );
+    this.follow(runId);
+  }
+
+  /**
+   * Runs still QUEUED: the API stopped between creating the run and recording its launch. The launcher finds what
+   * it started (its Nextflow holds the token; never a second one); a run it never started is launched now, with a
+   * new token (only the old one's hash was kept).
+   */
+  private async recoverUnrecorded(): Promise<void> {
+    // Younger runs may be mid-launch in another API process.
+    const before = new Date(Date.now() - UNRECORDED_AFTER_MS).toISOString();
+    let cursor: { createdAt: string; id: string } | undefined;
+    for (let page = 0; page < 100; page++) {
+      const { items } = await this.d.repos.runs.list({ status: ['QUEUED'], to: before, limit: 100, cursor });
+      for (const run of items.filter((r) => r.launcher === this.d.launcher.name && r.source === 'platform' && !r.nativeId)) {
+        const found = run.launchDir ? await this.d.launcher.find({ runId: run.id, launchDir: run.launchDir }) : null;
+        if (found) {
+          await this.d.repos.runs.advance(run.id, 'SUBMITTED', { nativeId: found.nativeId, startedAt: new Date().toISOString() });
+          this.watch(run.id, found.nativeId);
+        } else {
           const token = newToken();
           await this.d.repos.runs.setTokenHash(run.id, hashToken(token));
           this.d.log.warn({ runId: run.id }, 'launch interrupted by a restart: launching now');
           await this.start(run, token, run.resumedFrom !== null);
-          continue;
         }
+        this.d.notifier.changed(run.id);
       }
-      if (!nativeId) continue;
-      this.d.launcher.watch(nativeId, (code, signal) => void this.finish(run.id, code, signal));
-      this.follow(run.id);
+      const last = items.at(-1);
+      if (items.length < 100 || !last) break;
+      cursor = { createdAt: last.createdAt, id: last.id };
     }
   }
 

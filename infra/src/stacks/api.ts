@@ -13,6 +13,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import type { Construct } from 'constructs';
+import { AWS_CHOICES, AWS_ENV } from '../../../api/src/aws-env.js';
 import { grantSecretRead, logGroup, platformKey } from '../common.js';
 import type { PlatformConfig } from '../config.js';
 
@@ -109,6 +110,7 @@ export class ApiStack extends Stack {
     });
     props.raw.grantRead(taskRole);
     props.work.grantRead(taskRole); // task .command.* files for the log view
+    props.work.grantPut(taskRole, 'runs/*'); // the Batch launcher stages each run's params and samplesheet
     props.results.grantReadWrite(taskRole);
     taskRole.addToPolicy(
       new iam.PolicyStatement({
@@ -160,19 +162,20 @@ export class ApiStack extends Stack {
       NODE_ENV: 'production',
       PGSSLMODE: 'require',
       SCRNA_DATA_DIR: '/var/lib/scrna',
-      SCRNA_LAUNCHER: 'awsbatch',
-      SCRNA_RESULT_STORE: 's3',
-      SCRNA_LOG_SOURCE: 'cloudwatch',
-      AWS_REGION: region,
-      SCRNA_BATCH_HEAD_QUEUE: props.headQueue.jobQueueName,
-      SCRNA_BATCH_TASK_QUEUE: props.taskQueue.jobQueueName,
-      SCRNA_BATCH_HEAD_JOB_DEFINITION: props.headJobDefinition.jobDefinitionName,
-      SCRNA_BATCH_LOG_GROUP: props.batchLogGroup.logGroupName,
-      SCRNA_RAW_BUCKET: props.raw.bucketName,
-      SCRNA_WORK_BUCKET: props.work.bucketName,
-      SCRNA_RESULTS_BUCKET: props.results.bucketName,
+      // The names the API reads on AWS, from the API's own list (api/src/aws-env.ts).
+      [AWS_ENV.launcher]: AWS_CHOICES.launcher,
+      [AWS_ENV.resultStore]: AWS_CHOICES.resultStore,
+      [AWS_ENV.logSource]: AWS_CHOICES.logSource,
+      [AWS_ENV.region]: region,
+      [AWS_ENV.headQueue]: props.headQueue.jobQueueName,
+      [AWS_ENV.taskQueue]: props.taskQueue.jobQueueName,
+      [AWS_ENV.headJobDefinition]: props.headJobDefinition.jobDefinitionName,
+      [AWS_ENV.logGroup]: props.batchLogGroup.logGroupName,
+      [AWS_ENV.rawBucket]: props.raw.bucketName,
+      [AWS_ENV.workBucket]: props.work.bucketName,
+      [AWS_ENV.resultsBucket]: props.results.bucketName,
       // What the head node's plugin is told to call: the private service name, not the public URL.
-      SCRNA_PUBLIC_URL: internalApiUrl(config),
+      [AWS_ENV.publicUrl]: internalApiUrl(config),
     };
     // Imported by ARN so ECS's grant stays in this stack (see grantSecretRead).
     const db = secretsmanager.Secret.fromSecretCompleteArn(this, 'DatabaseSecret', props.databaseSecret.secretArn);

@@ -139,10 +139,7 @@ export class KyselyRunRepository implements RunRepository {
   }
 
   async active(launcher: string): Promise<Run[]> {
-    const rows = await this.select()
-      .where('r.launcher', '=', launcher)
-      .where('r.status', 'in', ['QUEUED', 'SUBMITTED', 'RUNNING'])
-      .execute();
+    const rows = await this.select().where('r.launcher', '=', launcher).where('r.status', 'in', ['SUBMITTED', 'RUNNING']).execute();
     return rows.map(toRun);
   }
 
