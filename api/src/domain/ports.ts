@@ -203,6 +203,11 @@ export interface ResultStore {
   read(uri: string): Promise<Buffer>;
   /** The file's bytes from `start` (default 0) to its end. */
   stream(uri: string, start?: number): AsyncIterable<Buffer>;
+  /**
+   * A short-lived URL a client may fetch the file from directly (a presigned S3 GetObject); stores without one
+   * (local files) leave it out and the API streams the bytes itself.
+   */
+  url?(uri: string, expiresSeconds: number): Promise<string>;
 }
 
 export type LogRef = { kind: 'run'; run: Run } | { kind: 'task'; run: Run; task: TaskRow; stream: 'out' | 'err' };
