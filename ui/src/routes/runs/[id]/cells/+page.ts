@@ -13,7 +13,7 @@ let last: { key: string; cells: Promise<Cells> } | null = null;
 export const load: PageLoad = async ({ params, url, fetch, depends, parent }) => {
   depends(runDependency(params.id));
   const { run } = await parent();
-  if (run.status !== 'COMPLETED') return { cells: null };
+  if (run.status !== 'COMPLETED') return { cells: null, outputs: [] };
   const colour = initialColour(url.searchParams.get('colour'));
   const key = `${run.id}\n${run.resultsIngestedAt ?? ''}\n${colour}`;
   if (last?.key !== key) {
@@ -25,5 +25,9 @@ export const load: PageLoad = async ({ params, url, fetch, depends, parent }) =>
       if (last?.cells === cells) last = null;
     });
   }
-  return { cells: await last.cells };
+  // The file links are an extra: without them the embedding still shows.
+  const outputs = await client(fetch)
+    .outputs(params.id)
+    .catch(() => []);
+  return { cells: await last.cells, outputs };
 };
