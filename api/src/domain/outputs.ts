@@ -21,7 +21,7 @@ export class OutputService {
 
   /** Where one listed output is read from: a presigned URL when the store has them, else its bytes through the API. */
   async locate(run: Run, path: string): Promise<OutputSource> {
-    const output = run.outdir ? (await this.results.outputs(run.id)).find((o) => o.path === path) : undefined;
+    const output = (await this.results.outputs(run.id)).find((o) => o.path === path);
     if (!output || !run.outdir) throw new DomainError('not_found', 'no such output in the run manifest', { field: 'path' });
     const uri = this.files.join(run.outdir, output.path);
     if (this.files.url) return { kind: 'url', output, url: await this.files.url(uri, PRESIGN_SECONDS) };

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts';
 import { runOf } from '../access.js';
 import { errorReply } from '../errors.js';
-import { ErrorResponses, Output } from '../schemas.js';
+import { ErrorResponses, idParam, Output } from '../schemas.js';
 
 const BINARY = { '*/*': { schema: { type: 'string', format: 'binary' } } } as const;
 
@@ -25,7 +25,6 @@ const TYPES: Record<string, string> = {
   svg: 'image/svg+xml',
   pdf: 'application/pdf',
   gz: 'application/gzip',
-  bam: 'application/octet-stream',
 };
 
 export const contentTypeOf = (p: string) => TYPES[p.slice(p.lastIndexOf('.') + 1).toLowerCase()] ?? 'application/octet-stream';
@@ -57,7 +56,7 @@ export const outputRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
       schema: {
         tags: ['results'],
         summary: "The outputs the run's manifest lists (path, kind, sample, size, sha256)",
-        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } },
+        params: idParam,
         response: {
           200: { type: 'object', required: ['items'], properties: { items: { type: 'array', items: Output } } },
           ...ErrorResponses,
@@ -79,7 +78,7 @@ export const outputRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
         params: {
           type: 'object',
           required: ['id', '*'],
-          properties: { id: { type: 'string', format: 'uuid' }, '*': { type: 'string', description: 'the path in the manifest' } },
+          properties: { ...idParam.properties, '*': { type: 'string', description: 'the path in the manifest' } },
         },
         response: {
           200: { description: 'the whole file', content: BINARY },
