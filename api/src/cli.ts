@@ -4,10 +4,15 @@
 //   scrna logs <run> [--task N] [--stream out|err] [--follow]
 //   scrna trace import <file> [--run <run>] [--tz Europe/Berlin] [--name n]
 //   scrna events replay <spool.jsonl> [--batch 100]
+//   scrna outputs <run>      scrna download <run> [path...] [--dir D]
 // Every command takes --json (machine-readable output), --url and --token.
-import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import nodePath from 'node:path';
 import { createInterface } from 'node:readline';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 
 class CliError extends Error {}
@@ -19,6 +24,8 @@ const USAGE = `usage: scrna <command> [options]
   logs RUN [--task ID] [--stream out|err] [--follow]
   trace import FILE [--run RUN] [--tz ZONE] [--name N]
   events replay SPOOL.jsonl [--batch N]
+  outputs RUN
+  download RUN [PATH]... [--dir D]     (resumes partial files, verifies every sha256)
 options for every command: --json, --url URL (SCRNA_API_URL), --token T (SCRNA_API_TOKEN)`;
 
 const { values: opt, positionals } = parseArgs({
@@ -44,6 +51,7 @@ const { values: opt, positionals } = parseArgs({
     run: { type: 'string' },
     tz: { type: 'string' },
     batch: { type: 'string', default: '100' },
+    dir: { type: 'string', default: '.' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -52,8 +60,14 @@ const base = (opt.url ?? process.env.SCRNA_API_URL ?? 'http://127.0.0.1:8080').r
 const token = opt.token ?? process.env.SCRNA_API_TOKEN;
 const out = (o: unknown, human: string) => process.stdout.write(opt.json ? `${JSON.stringify(o, null, 2)}\n` : `${human}\n`);
 
-async function api(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<Response> {
-  const headers: Record<string, string> = {};
+async function api(
+  method: string,
+  path: string,
+  body?: unknown,
+  contentType = 'application/json',
+  extraHeaders: Record<string, string> = {},
+): Promise<Response> {
+  const headers: Record<string, string> = { ...extraHeaders };
   if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers['content-type'] = contentType;
   const init: RequestInit & { duplex?: string } = { method, headers };
@@ -246,6 +260,137 @@ async function replay(file: string | undefined): Promise<number> {
   return 0;
 }
 
+interface OutputView {
+  path: string;
+  kind: string;
+  sample: string | null;
+  size: number;
+  sha256: string;
+}
+
+const bytes = (n: number) =>
+  n < 1024
+    ? `${n} B`
+    : n < 1024 ** 2
+      ? `${(n / 1024).toFixed(1)} KiB`
+      : n < 1024 ** 3
+        ? `${(n / 1024 ** 2).toFixed(1)} MiB`
+        : `${(n / 1024 ** 3).toFixed(2)} GiB`;
+
+const listOutputs = async (id: string) => (await json<{ items: OutputView[] }>('GET', `/api/v1/runs/${id}/outputs`)).items;
+
+async function outputs(id: string | undefined): Promise<number> {
+  if (!id) throw new CliError('outputs needs a run id');
+  const items = await listOutputs(id);
+  out(
+    { items },
+    items.length
+      ? items.map((o) => `${bytes(o.size).padStart(10)}  ${o.kind.padEnd(14)} ${(o.sample ?? '-').padEnd(12)} ${o.path}`).join('\n')
+      : '(no outputs: results not ingested yet?)',
+  );
+  return 0;
+}
+
+async function fileSha256(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file)) h.update(chunk);
+  return h.digest('hex');
+}
+
+const sizeOf = (file: string) =>
+  stat(file).then(
+    (s) => s.size,
+    () => null,
+  );
+
+/** One progress line on stderr (rewritten in place on a terminal, a line per file otherwise). */
+function progress(label: string, total: number) {
+  const tty = process.stderr.isTTY && !opt.json;
+  let done = 0;
+  let last = 0;
+  const draw = () => {
+    const width = 30;
+    const fill = total ? Math.round((done / total) * width) : width;
+    process.stderr.write(`\r[${'#'.repeat(fill)}${'-'.repeat(width - fill)}] ${bytes(done)}/${bytes(total)}  ${label}\x1b[K`);
+  };
+  return {
+    add(n: number) {
+      done += n;
+      // Redraw at most every 1% so a fast local copy is not slowed by the terminal.
+      if (tty && (done - last >= total / 100 || done === total)) {
+        last = done;
+        draw();
+      }
+    },
+    end(status: string) {
+      if (tty) process.stderr.write(`\r\x1b[K`);
+      if (!opt.json) process.stderr.write(`${status.padEnd(10)} ${bytes(total).padStart(10)}  ${label}\n`);
+    },
+  };
+}
+
+/**
+ * Fetches one output into `dest`: bytes go to `dest.part` first; a partial left by an interrupted download is resumed
+ * with Range (If-Range: the ETag, so a changed file starts over), and the finished file must match the manifest's
+ * sha256. A mismatch (a corrupted partial) is fetched once more from the start.
+ */
+async function downloadOne(id: string, o: OutputView, dest: string): Promise<string> {
+  if ((await sizeOf(dest)) === o.size && (await fileSha256(dest)) === o.sha256) return 'verified';
+  const part = `${dest}.part`;
+  await mkdir(nodePath.dirname(dest), { recursive: true });
+  const url = `/api/v1/runs/${id}/outputs/${o.path.split('/').map(encodeURIComponent).join('/')}`;
+  let status = 'downloaded';
+  for (let attempt = 0; attempt < 2; attempt++) {
+    let have = (await sizeOf(part)) ?? 0;
+    if (have > o.size) {
+      await rm(part);
+      have = 0;
+    }
+    const bar = progress(o.path, o.size);
+    if (have < o.size || have === 0) {
+      const res = await api('GET', url, undefined, undefined, have ? { range: `bytes=${have}-`, 'if-range': `"${o.sha256}"` } : {});
+      const resumed = res.status === 206;
+      if (resumed) status = 'resumed';
+      bar.add(resumed ? have : 0);
+      const count = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          bar.add(chunk.length);
+          cb(null, chunk);
+        },
+      });
+      await pipeline(Readable.fromWeb(res.body as never), count, createWriteStream(part, { flags: resumed ? 'a' : 'w' }));
+    }
+    if ((await fileSha256(part)) === o.sha256) {
+      await rename(part, dest);
+      bar.end(status);
+      return status;
+    }
+    bar.end('corrupt');
+    await rm(part);
+    status = 'refetched';
+  }
+  throw new CliError(`${o.path}: checksum mismatch after a fresh download (expected ${o.sha256})`);
+}
+
+async function download(id: string | undefined, paths: string[]): Promise<number> {
+  if (!id) throw new CliError('download needs a run id');
+  const all = await listOutputs(id);
+  const missing = paths.filter((p) => !all.some((o) => o.path === p));
+  if (missing.length) throw new CliError(`not among the run's outputs: ${missing.join(', ')}`);
+  const chosen = paths.length ? all.filter((o) => paths.includes(o.path)) : all;
+  const dir = nodePath.resolve(opt.dir ?? '.');
+  const done: (OutputView & { file: string; status: string })[] = [];
+  for (const o of chosen) {
+    const file = nodePath.resolve(dir, o.path);
+    // The listing comes from the server: never let it write outside --dir.
+    if (!file.startsWith(`${dir}${nodePath.sep}`)) throw new CliError(`refusing to write ${o.path} outside ${dir}`);
+    done.push({ ...o, file, status: await downloadOne(id, o, file) });
+  }
+  const total = chosen.reduce((n, o) => n + o.size, 0);
+  out({ items: done }, `${done.length} files, ${bytes(total)}, every sha256 verified, in ${dir}`);
+  return 0;
+}
+
 async function main(): Promise<number> {
   const [cmd, sub, arg] = positionals;
   if (opt.help || !cmd) {
@@ -258,6 +403,8 @@ async function main(): Promise<number> {
   if (cmd === 'logs') return logs(sub);
   if (cmd === 'trace' && sub === 'import') return traceImport(arg);
   if (cmd === 'events' && sub === 'replay') return replay(arg);
+  if (cmd === 'outputs') return outputs(sub);
+  if (cmd === 'download') return download(sub, positionals.slice(2));
   throw new CliError(`unknown command: ${positionals.join(' ')}\n${USAGE}`);
 }
 

@@ -24,6 +24,7 @@ import { EventAccess } from './domain/event-access.js';
 import { EventIngester } from './domain/event-ingester.js';
 import { EventRecorder } from './domain/event-recorder.js';
 import { RunNotifier } from './domain/notifier.js';
+import { OutputService } from './domain/outputs.js';
 import type { Launcher, LogSource, ResultStore } from './domain/ports.js';
 import type { Repositories } from './domain/repositories.js';
 import { ResultsService } from './domain/results.js';
@@ -145,6 +146,7 @@ export async function createPlatform(config: Config, opts: AppOptions & { recove
       repos,
       runs,
       results,
+      outputs: new OutputService(repos.results, files),
       ingester,
       auth: new Authenticator(repos, config.adminToken),
       eventAccess: new EventAccess(repos.runs),

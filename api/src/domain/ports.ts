@@ -216,6 +216,11 @@ export interface ResultStore {
   stream(uri: string, start?: number): AsyncIterable<Buffer>;
   /** The SHA-256 (hex) the store already holds for the file (S3 checksums), or null: then the bytes are hashed. */
   storedSha256?(uri: string): Promise<string | null>;
+  /**
+   * A short-lived URL a client may fetch the file from directly (a presigned S3 GetObject); stores without one
+   * (local files) leave it out and the API streams the bytes itself.
+   */
+  url?(uri: string, expiresSeconds: number): Promise<string>;
 }
 
 export type LogRef = { kind: 'run'; run: Run } | { kind: 'task'; run: Run; task: TaskRow; stream: 'out' | 'err' };

@@ -5,6 +5,7 @@ import type {
   CellColumns,
   NewRun,
   NewUpload,
+  OutputRow,
   ResultsBundle,
   Run,
   RunPatch,
@@ -110,6 +111,8 @@ export interface ResultRepository {
   /** Replaces the run's results (samples, outputs, integration, cells, barcode ranks) in one transaction. */
   save(runId: string, bundle: ResultsBundle): Promise<void>;
   samples(runId: string): Promise<SampleRow[]>;
+  /** The outputs the run's manifest lists, by path. */
+  outputs(runId: string): Promise<OutputRow[]>;
   integration(runId: string): Promise<Record<string, unknown> | null>;
   /** Per-cell columns (null when the run has no cells). */
   cells(runId: string, columns: string[] | null): Promise<CellColumns | null>;

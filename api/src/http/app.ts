@@ -14,6 +14,7 @@ import { DomainError, isUnavailable } from '../domain/errors.js';
 import type { EventAccess } from '../domain/event-access.js';
 import type { EventIngester } from '../domain/event-ingester.js';
 import type { RunNotifier } from '../domain/notifier.js';
+import type { OutputService } from '../domain/outputs.js';
 import type { LogSource } from '../domain/ports.js';
 import type { Repositories } from '../domain/repositories.js';
 import type { ResultsService } from '../domain/results.js';
@@ -25,6 +26,7 @@ import { installJsonParser } from './json-body.js';
 import { DEFAULT_BODY_LIMIT } from './limits.js';
 import { eventRoutes } from './routes/events.js';
 import { miscRoutes } from './routes/misc.js';
+import { outputRoutes } from './routes/outputs.js';
 import { resultRoutes } from './routes/results.js';
 import { runRoutes } from './routes/runs.js';
 import { sessionRoutes } from './routes/session.js';
@@ -34,6 +36,7 @@ export interface Services {
   repos: Repositories;
   runs: RunService;
   results: ResultsService;
+  outputs: OutputService;
   ingester: EventIngester;
   auth: Authenticator;
   eventAccess: EventAccess;
@@ -146,7 +149,8 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   });
   app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { access: 'open' } }, async () => app.swagger());
 
-  for (const routes of [runRoutes, eventRoutes, resultRoutes, miscRoutes, sessionRoutes]) await app.register(routes, { prefix: '/api/v1' });
+  for (const routes of [runRoutes, eventRoutes, resultRoutes, outputRoutes, miscRoutes, sessionRoutes])
+    await app.register(routes, { prefix: '/api/v1' });
 
   const ui = services.uiBuildDir;
   if (ui && existsSync(path.join(ui, 'index.html'))) {

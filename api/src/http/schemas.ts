@@ -154,6 +154,18 @@ export const TaskList = {
   properties: { items: { type: 'array', items: Task }, total: { type: 'integer' } },
 };
 
+export const Output = {
+  type: 'object',
+  required: ['path', 'kind', 'sample', 'size', 'sha256'],
+  properties: {
+    path: { type: 'string', description: 'relative to the run outdir, as the manifest lists it' },
+    kind: { type: 'string', description: 'what the file holds (cells, barcode_ranks, metrics, h5ad, report…)' },
+    sample: nullable('string'),
+    size: { type: 'integer', description: 'bytes' },
+    sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+  },
+} as const;
+
 export const Sample = {
   type: 'object',
   required: ['sample', 'registration', 'metrics', 'qcThresholds'],

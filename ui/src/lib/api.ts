@@ -26,6 +26,7 @@ export type TaskPage = Get<'/api/v1/runs/{id}/tasks'>;
 export type Task = TaskPage['items'][number];
 export type TaskStatus = Task['status'];
 export type SampleQc = Get<'/api/v1/runs/{id}/samples'>['items'][number];
+export type RunOutput = Get<'/api/v1/runs/{id}/outputs'>['items'][number];
 
 // Records keyed by the generated unions, so a status added to the API fails the type check until listed here.
 const keys = <K extends string>(r: Record<K, true>) => Object.keys(r) as K[];
@@ -131,6 +132,8 @@ export function client(f: Fetch) {
     integration: (id: string) => json<Integration>(`/runs/${enc(id)}/integration`),
     cells: (id: string, columns: string[]) => arrow(`/runs/${enc(id)}/cells${query({ columns: columns.join(',') })}`),
     barcodeRanks: (id: string) => arrow(`/runs/${enc(id)}/barcode-ranks`),
+    outputs: async (id: string) => (await json<Get<'/api/v1/runs/{id}/outputs'>>(`/runs/${enc(id)}/outputs`)).items,
+    outputUrl: (id: string, path: string) => `${BASE}/runs/${enc(id)}/outputs/${path.split('/').map(enc).join('/')}`,
     paramsSchema: () => json<JsonSchema>('/schema/params'),
     samplesheetSchema: () => json<JsonSchema>('/schema/samplesheet'),
     tasksCsvUrl: (id: string) => `${BASE}/runs/${enc(id)}/tasks?format=csv`,

@@ -1,6 +1,6 @@
 // A run's ingested results: samples, outputs, integration metrics (on the run row), per-cell data and barcode ranks.
 import { sql } from 'kysely';
-import type { CellColumns, ResultsBundle, SampleRow } from '../../domain/ports.js';
+import type { CellColumns, OutputRow, ResultsBundle, SampleRow } from '../../domain/ports.js';
 import type { ResultRepository } from '../../domain/repositories.js';
 import { copyEscape, copyFrom } from './copy.js';
 import type { Scope } from './scope.js';
@@ -109,6 +109,15 @@ export class KyselyResultRepository implements ResultRepository {
       cellsBeforeQc: r.cells_before_qc,
       cellsAfterQc: r.cells_after_qc,
     }));
+  }
+
+  outputs(runId: string): Promise<OutputRow[]> {
+    return this.s.db
+      .selectFrom('outputs')
+      .select(['path', 'kind', 'sample', 'size', 'sha256'])
+      .where('run_id', '=', runId)
+      .orderBy('path')
+      .execute();
   }
 
   async integration(runId: string): Promise<Record<string, unknown> | null> {

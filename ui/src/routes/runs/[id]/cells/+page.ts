@@ -13,7 +13,7 @@ let last: { key: string; cells: Promise<Cells> } | null = null;
 export const load: PageLoad = async ({ params, url, fetch, depends, parent }) => {
   depends(runDependency(params.id));
   const { run } = await parent();
-  if (run.status !== 'COMPLETED') return { cells: null, choices: colourChoices(null) };
+  if (run.status !== 'COMPLETED') return { cells: null, choices: colourChoices(null), outputs: [] };
   // The integration block names the run's clusterings (one cells column per Leiden resolution); a run without one
   // still shows its cells with the fixed choices.
   const choices = colourChoices(
@@ -32,5 +32,9 @@ export const load: PageLoad = async ({ params, url, fetch, depends, parent }) =>
       if (last?.cells === cells) last = null;
     });
   }
-  return { cells: await last.cells, choices };
+  // The file links are an extra: without them the embedding still shows.
+  const outputs = await client(fetch)
+    .outputs(params.id)
+    .catch(() => []);
+  return { cells: await last.cells, choices, outputs };
 };

@@ -16,11 +16,12 @@ export const load: PageLoad = async ({ params, fetch, depends, parent }) => {
   // Results are ingested when a run ends; a failed run may still have some.
   if (run.status !== 'COMPLETED' && run.status !== 'FAILED') return { qc: null };
   const api = client(fetch);
-  const [samples, integration, cells, ranks] = await Promise.all([
+  const [samples, integration, cells, ranks, outputs] = await Promise.all([
     settle(api.samples(params.id)),
     settle(api.integration(params.id)),
     settle(api.cells(params.id, ['sample', 'n_genes', 'total_counts', 'pct_counts_mt']).then((r) => r.table)),
     settle(api.barcodeRanks(params.id).then((r) => r.table)),
+    settle(api.outputs(params.id)),
   ]);
-  return { qc: { samples, integration, cells, ranks } };
+  return { qc: { samples, integration, cells, ranks, outputs } };
 };
