@@ -1,7 +1,9 @@
 // ResultStore on S3: a run's outdir is s3://bucket/prefix. Sizes from HeadObject; the SHA-256 S3 already holds
 // (objects uploaded with ChecksumAlgorithm SHA256) from GetObjectAttributes, so checksums are verified without a
 // second download; reads and ranged streams from GetObject.
+
 import { GetObjectAttributesCommand, GetObjectCommand, HeadObjectCommand, NoSuchKey, NotFound, type S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { ResultStore } from '../domain/ports.js';
 import { parseS3 } from './aws-clients.js';
 
@@ -28,6 +30,14 @@ export class S3ResultStore implements ResultStore {
       if (missing(e)) return null;
       throw e;
     }
+  }
+
+  /** A presigned GetObject URL: clients download outputs from S3 directly instead of through the API. */
+  url(uri: string, expiresSeconds: number): Promise<string> {
+    const { bucket, key } = parseS3(uri);
+    const name = key.slice(key.lastIndexOf('/') + 1).replace(/["\\]/g, '_');
+    const get = new GetObjectCommand({ Bucket: bucket, Key: key, ResponseContentDisposition: `attachment; filename="${name}"` });
+    return getSignedUrl(this.s3, get, { expiresIn: expiresSeconds });
   }
 
   async read(uri: string): Promise<Buffer> {
