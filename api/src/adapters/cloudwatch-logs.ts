@@ -73,6 +73,8 @@ class StreamPoller {
     const last = jobEnded && !this.ended;
     if (last) this.ended = true;
     if (this.gone || (!last && Date.now() < this.nextAt)) return;
+    // A fetch that began before the end may have missed the last lines: the final one starts after it.
+    if (last && this.inflight) await this.inflight;
     this.inflight ??= this.fetch().finally(() => {
       this.inflight = null;
     });
