@@ -60,7 +60,7 @@ t.test('a launch the API did not get to record is adopted on restart, not starte
   t.equal((await nf.starts()).length, 1, 'no second Nextflow');
   await writeFile(path.join(run.launchDir, 'end'), '');
   await until('COMPLETED', async () => (await getRun(p, run.id)).status === 'COMPLETED');
-  t.pass('the adopted run finishes');
+  t.equal((await getRun(p, run.id)).exitStatus, 0, 'the adopted run finishes with its own exit status');
 });
 
 t.test('a launch that never happened is started on restart, with a token that works', async (t) => {

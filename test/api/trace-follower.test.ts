@@ -72,7 +72,7 @@ exit 0
     throw new Error(`timed out waiting for ${what}`);
   };
   await until('the first row', async () => (await tasks()).includes(1));
-  t.pass('a row of the running trace is imported');
+  t.same(await tasks(), [1], 'a row of the running trace is imported');
   const launchDir = run.launchDir as string;
   const token = await readFile(path.join(launchDir, 'token'), 'utf8');
   const ev = { runName: 'fake_run', runId: '11111111-2222-4333-8444-555555555555', event: 'started', utcTime: new Date().toISOString() };

@@ -36,7 +36,7 @@ t.test('sign in from the runs page, see own runs only, live stream authorised by
   await page.getByTestId('token-input').fill('wrong-token');
   await form.getByRole('button', { name: 'Sign in' }).click();
   await form.getByText('not an API token').waitFor();
-  t.pass('a wrong token is refused with the reason');
+  t.equal(await page.getByText('alice-run').count(), 0, 'a wrong token is refused with the reason, and shows nothing');
   await page.getByTestId('token-input').fill(alice.token);
   await form.getByRole('button', { name: 'Sign in' }).click();
   await page.getByText('alice-run').waitFor();

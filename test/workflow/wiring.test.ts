@@ -54,6 +54,16 @@ t.test('the awsbatch profile resolves executor, queue, S3 work dir and one image
   }
 });
 
+t.test("the head job's environment names the image registry and the AWS CLI path", async (t) => {
+  const registry = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/';
+  const r = await run(nextflowBin, ['config', repoRoot, '-profile', 'awsbatch', '-flat'], {
+    env: { SCRNA_CONTAINER_REGISTRY: registry, SCRNA_BATCH_CLI_PATH: '/opt/aws-cli/bin/aws', AWS_REGION: 'eu-west-1' },
+  });
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, `process.'withLabel:process_python'.container = '${registry}scrna/scanpy:0.1.0'`);
+  t.match(r.stdout, "aws.batch.cliPath = '/opt/aws-cli/bin/aws'");
+});
+
 t.test('the params and samplesheet schemas are standard JSON Schema and match the pipeline defaults', async (t) => {
   const ajv = schemaValidator();
   const params = await readJson<{ $defs: Record<string, { properties: Record<string, { default?: unknown }> }> }>(
