@@ -273,7 +273,9 @@ t.test('separate API process: memory per client stays bounded', async (t) => {
     t.comment(
       `API RSS ${(before / MiB).toFixed(0)} MiB -> peak ${((before + growth) / MiB).toFixed(0)} MiB exporting ${(csv.length / MiB).toFixed(0)} MiB`,
     );
-    t.ok(pausedGrowth < 32 * MiB, `RSS grew ${(pausedGrowth / MiB).toFixed(1)} MiB while the client paused`);
+    // The bound leaves room for the garbage collector's timing on a busy machine (35 MiB seen under load); the
+    // export built in memory grew RSS by over 1 GiB.
+    t.ok(pausedGrowth < 64 * MiB, `RSS grew ${(pausedGrowth / MiB).toFixed(1)} MiB while the client paused`);
     t.ok(growth < 128 * MiB, `RSS grew ${(growth / MiB).toFixed(1)} MiB over the whole export (${CSV_PAGE_ROWS} rows a page)`);
   });
 });
