@@ -1,7 +1,7 @@
 // Interfaces the domain services depend on and the records they exchange; adapters (local launcher, fs results, file
 // logs, and later AWS Batch, S3 and CloudWatch) implement them and are chosen in one place (composition.ts). The
 // persistence ports, one repository per aggregate, are in repositories.ts.
-import type { RunFacts, WeblogEvent } from './weblog.js';
+import type { WeblogEvent } from './weblog.js';
 
 export type RunStatus = 'QUEUED' | 'SUBMITTED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
 export const RUN_STATUSES: RunStatus[] = ['QUEUED', 'SUBMITTED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'];
@@ -243,7 +243,6 @@ export interface PathResolver {
   s3Exists?(uri: string): Promise<boolean | null>;
 }
 
-export type { RunFacts };
 
 /** A raw FASTQ the S3 trigger (or a user) registers; sample, lane and read come from its bcl2fastq name when they can. */
 export interface NewUpload {
