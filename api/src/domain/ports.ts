@@ -243,7 +243,6 @@ export interface PathResolver {
   s3Exists?(uri: string): Promise<boolean | null>;
 }
 
-
 /** A raw FASTQ the S3 trigger (or a user) registers; sample, lane and read come from its bcl2fastq name when they can. */
 export interface NewUpload {
   id: string;
