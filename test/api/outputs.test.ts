@@ -6,6 +6,7 @@ import t from 'tap';
 import { OutputService } from '../../api/src/domain/outputs.js';
 import type { ResultStore, Run } from '../../api/src/domain/ports.js';
 import { sha256, writeOutdir } from '../helpers/outputs.js';
+import { readZip } from '../helpers/zip.js';
 import { platformFor } from './helpers.js';
 
 const ADMIN = 'admin-token-for-outputs-0123456789';
@@ -118,15 +119,33 @@ t.test('outputs: list, download, ranges, refusals', async (t) => {
   }
   t.equal((await as(ADMIN, url)).statusCode, 200, 'an admin reads any run');
 
-  // Bytes that no longer match the manifest are not served under its checksum.
+  const zip = await as(alice.token, '/outputs.zip');
+  t.equal(zip.statusCode, 200, 'download all');
+  t.equal(zip.headers['content-type'], 'application/zip');
+  t.equal(zip.headers['content-length'], String(zip.rawPayload.length), 'its exact length, announced before the bytes');
+  t.match(zip.headers['content-disposition'], /^attachment; filename="done-[0-9a-f]{8}-outputs\.zip"/);
+  const archived = await readZip(zip.rawPayload);
+  t.equal(archived.bad, null, 'every member passes its CRC check');
+  t.same(
+    archived.entries,
+    written.map((o) => ({ path: o.path, size: o.size, sha256: o.sha256 })),
+    'every output under its manifest path, with its bytes',
+  );
+  t.equal((await as(bob.token, '/outputs.zip')).statusCode, 404, "not another user's run");
+
+  // Bytes that no longer match the manifest are not served under its checksum, alone or in the archive.
   await writeFile(path.join(outdir, 'count/pbmc1/metrics_summary.csv'), 'changed');
   const changed = await as(alice.token, '/outputs/count/pbmc1/metrics_summary.csv');
   t.equal(changed.statusCode, 409);
   t.match(changed.json().message, /changed since the results were ingested/);
+  const brokenZip = await as(alice.token, '/outputs.zip');
+  t.equal(brokenZip.statusCode, 409, 'the archive is refused before its first byte');
+  t.match(brokenZip.json().message, /count\/pbmc1\/metrics_summary\.csv changed since the results were ingested/);
 
   const doc = (await p.app.inject({ url: '/api/v1/openapi.json' })).json();
   t.ok(doc.paths['/api/v1/runs/{id}/outputs'].get, 'the list is in the OpenAPI document');
   t.ok(doc.paths['/api/v1/runs/{id}/outputs/{*}'].get.responses['206'], 'and the download, with its range answer');
+  t.ok(doc.paths['/api/v1/runs/{id}/outputs.zip'].get, 'and the archive');
 });
 
 t.test('a store that presigns URLs answers with one and reads nothing itself', async (t) => {

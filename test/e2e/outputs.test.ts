@@ -5,6 +5,7 @@ import path from 'node:path';
 import t from 'tap';
 import { sha256, writeOutdir } from '../helpers/outputs.js';
 import { repoRoot } from '../helpers/paths.js';
+import { readZip } from '../helpers/zip.js';
 import { browserSession } from './platform.js';
 
 // The fixture workflows folder has no manifest schema, so the API checks results against its minimal one.
@@ -45,6 +46,16 @@ t.test('Outputs tab: grouped files, sizes, checksums, a verified download', asyn
   const bytes = await readFile(file);
   t.equal(bytes.length, big.size, 'downloaded size');
   t.equal(sha256(bytes), big.sha256, 'downloaded checksum');
+
+  const [all] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download all (.zip)' }).click()]);
+  t.match(all.suggestedFilename(), /^outputs-[0-9a-f]{8}-outputs\.zip$/);
+  const archive = await readZip((await all.path())!);
+  t.equal(archive.bad, null, 'the archive passes its CRC checks');
+  t.same(
+    archive.entries,
+    written.map((o) => ({ path: o.path, size: o.size, sha256: o.sha256 })),
+    'download all: every file with its checksum',
+  );
 
   await page.goto(`${base}/runs/${id}/qc`);
   await page.getByTestId('output-links').waitFor({ timeout: 15000 });

@@ -134,6 +134,7 @@ export function client(f: Fetch) {
     barcodeRanks: (id: string) => arrow(`/runs/${enc(id)}/barcode-ranks`),
     outputs: async (id: string) => (await json<Get<'/api/v1/runs/{id}/outputs'>>(`/runs/${enc(id)}/outputs`)).items,
     outputUrl: (id: string, path: string) => `${BASE}/runs/${enc(id)}/outputs/${path.split('/').map(enc).join('/')}`,
+    outputsZipUrl: (id: string) => `${BASE}/runs/${enc(id)}/outputs.zip`,
     paramsSchema: () => json<JsonSchema>('/schema/params'),
     samplesheetSchema: () => json<JsonSchema>('/schema/samplesheet'),
     tasksCsvUrl: (id: string) => `${BASE}/runs/${enc(id)}/tasks?format=csv`,

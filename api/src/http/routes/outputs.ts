@@ -5,8 +5,13 @@ import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-js
 import { runOf } from '../access.js';
 import { errorReply } from '../errors.js';
 import { ErrorResponses, idParam, Output } from '../schemas.js';
+import { zipStream } from '../zip-stream.js';
 
 const BINARY = { '*/*': { schema: { type: 'string', format: 'binary' } } } as const;
+
+/** A download's Content-Disposition: the name as given (UTF-8) and a quoted ASCII-safe fallback. */
+const attachment = (name: string) =>
+  `attachment; filename="${name.replace(/["\\\r\n]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`;
 
 /** Content types by file extension (the rest is application/octet-stream). */
 const TYPES: Record<string, string> = {
@@ -68,6 +73,39 @@ export const outputRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
   );
 
   app.get(
+    '/runs/:id/outputs.zip',
+    {
+      schema: {
+        tags: ['results'],
+        summary: "Every output of the run's manifest as one zip, streamed (entries stored under their manifest paths)",
+        description:
+          'Each file is checked against the manifest (present, same size) before the first byte, so a run whose files changed since ingest gets a 409 rather than a broken archive. Content-Length is the exact archive size.',
+        params: idParam,
+        response: {
+          200: { description: 'the archive (application/zip)', content: BINARY },
+          ...ErrorResponses,
+        },
+      },
+      config: { run: 'read' },
+    },
+    async (req, reply) => {
+      const run = runOf(req);
+      const sources = await outputs.archive(run);
+      const zip = await zipStream(
+        sources.map((s) => ({ name: s.output.path, size: s.output.size, bytes: () => outputs.read(s, 0, s.output.size - 1) })),
+        new Date(run.completedAt ?? run.createdAt),
+      );
+      reply
+        .type('application/zip')
+        .header('content-disposition', attachment(`${run.name}-${run.id.slice(0, 8)}-outputs.zip`))
+        .header('cache-control', 'private, no-cache');
+      if (zip.size >= 0) reply.header('content-length', String(zip.size));
+      // The schema types the body as the string of bytes it is on the wire; here those bytes come as a stream.
+      return reply.send(zip.stream as unknown as string);
+    },
+  );
+
+  app.get(
     '/runs/:id/outputs/*',
     {
       schema: {
@@ -101,10 +139,7 @@ export const outputRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
       reply
         .header('etag', etag)
         .header('accept-ranges', 'bytes')
-        .header(
-          'content-disposition',
-          `attachment; filename="${name.replace(/["\\\r\n]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`,
-        )
+        .header('content-disposition', attachment(name))
         .header('x-content-type-options', 'nosniff')
         .header('content-security-policy', 'sandbox');
       if (req.headers['if-none-match']?.split(/\s*,\s*/).includes(etag)) return reply.code(304).send();
