@@ -216,9 +216,90 @@ const m0003: Migration = {
   },
 };
 
+// Webhooks: subscriptions per project, and an outbox of deliveries that a trigger on runs fills in the same
+// transaction as the change it reports (whichever code path made it), so a committed change is never left unsent
+// and an uncommitted one never sent. `seq` orders a run's deliveries; attempts are the delivery log.
+const m0005: Migration = {
+  async up(db: Kysely<unknown>) {
+    await sql`
+      CREATE TABLE webhooks (
+        id uuid PRIMARY KEY,
+        project_id text NOT NULL REFERENCES projects(id),
+        url text NOT NULL,
+        events text[] NOT NULL,
+        secret text NOT NULL,
+        description text,
+        created_by text,
+        created_at timestamptz NOT NULL DEFAULT now()
+      )`.execute(db);
+    await sql`CREATE INDEX webhooks_project ON webhooks (project_id)`.execute(db);
+    await sql`
+      CREATE TABLE webhook_deliveries (
+        id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        seq bigserial NOT NULL UNIQUE,
+        webhook_id uuid NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+        run_id uuid NOT NULL,
+        event_type text NOT NULL,
+        payload jsonb NOT NULL,
+        state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'failed')),
+        attempts integer NOT NULL DEFAULT 0,
+        next_attempt_at timestamptz NOT NULL DEFAULT now(),
+        last_status integer,
+        last_error text,
+        delivered_at timestamptz,
+        created_at timestamptz NOT NULL DEFAULT now()
+      )`.execute(db);
+    await sql`CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'pending'`.execute(db);
+    await sql`CREATE INDEX webhook_deliveries_line ON webhook_deliveries (webhook_id, run_id, seq) WHERE state = 'pending'`.execute(db);
+    await sql`CREATE INDEX webhook_deliveries_log ON webhook_deliveries (webhook_id, seq DESC)`.execute(db);
+    await sql`
+      CREATE TABLE webhook_attempts (
+        id bigserial PRIMARY KEY,
+        delivery_id uuid NOT NULL REFERENCES webhook_deliveries(id) ON DELETE CASCADE,
+        at timestamptz NOT NULL DEFAULT now(),
+        status integer,
+        error text,
+        duration_ms integer NOT NULL
+      )`.execute(db);
+    await sql`CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id, id)`.execute(db);
+    await sql`
+      CREATE FUNCTION webhook_enqueue() RETURNS trigger LANGUAGE plpgsql AS $$
+      DECLARE
+        kinds text[] := '{}';
+        previous text := CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END;
+      BEGIN
+        IF TG_OP = 'INSERT' OR NEW.status IS DISTINCT FROM OLD.status THEN
+          kinds := kinds || 'run.status_changed'::text;
+          IF NEW.status = 'COMPLETED' THEN kinds := kinds || 'run.completed'::text; END IF;
+          IF NEW.status = 'FAILED' THEN kinds := kinds || 'run.failed'::text; END IF;
+        END IF;
+        IF NEW.results_ingested_at IS NOT NULL
+           AND (TG_OP = 'INSERT' OR NEW.results_ingested_at IS DISTINCT FROM OLD.results_ingested_at) THEN
+          kinds := kinds || 'run.results_ingested'::text;
+        END IF;
+        IF cardinality(kinds) = 0 THEN RETURN NULL; END IF;
+        INSERT INTO webhook_deliveries (webhook_id, run_id, event_type, payload)
+        SELECT w.id, NEW.id, k.kind, jsonb_build_object(
+                 'type', k.kind,
+                 'timestamp', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                 'data', jsonb_build_object(
+                   'runId', NEW.id, 'name', NEW.name, 'project', NEW.project_id, 'status', NEW.status,
+                   'previousStatus', previous, 'exitStatus', NEW.exit_status, 'errorMessage', NEW.error_message,
+                   'resultsIngestedAt', NEW.results_ingested_at))
+        FROM unnest(kinds) WITH ORDINALITY AS k(kind, n)
+        JOIN webhooks w ON w.project_id = NEW.project_id AND k.kind = ANY (w.events)
+        ORDER BY k.n, w.id;
+        RETURN NULL;
+      END $$`.execute(db);
+    await sql`CREATE TRIGGER runs_webhooks AFTER INSERT OR UPDATE ON runs FOR EACH ROW EXECUTE FUNCTION webhook_enqueue()`.execute(
+      db,
+    );
+  },
+};
+
 class StaticProvider implements MigrationProvider {
   async getMigrations(): Promise<Record<string, Migration>> {
-    return { '0001_init': m0001, '0002_run_owner': m0002, '0003_one_active_launch': m0003 };
+    return { '0001_init': m0001, '0002_run_owner': m0002, '0003_one_active_launch': m0003, '0005_webhooks': m0005 };
   }
 }
 

@@ -126,6 +126,42 @@ export interface UploadsTable extends NewUpload {
   created_at: Generated<Date>;
 }
 
+export interface WebhooksTable {
+  id: string;
+  project_id: string;
+  url: string;
+  events: string[];
+  secret: string;
+  description: string | null;
+  created_by: string | null;
+  created_at: Generated<Date>;
+}
+
+export interface WebhookDeliveriesTable {
+  id: Generated<string>;
+  seq: Generated<string>;
+  webhook_id: string;
+  run_id: string;
+  event_type: string;
+  payload: Json;
+  state: Generated<'pending' | 'delivered' | 'failed'>;
+  attempts: Generated<number>;
+  next_attempt_at: Generated<Date>;
+  last_status: number | null;
+  last_error: string | null;
+  delivered_at: Date | null;
+  created_at: Generated<Date>;
+}
+
+export interface WebhookAttemptsTable {
+  id: Generated<string>;
+  delivery_id: string;
+  at: Generated<Date>;
+  status: number | null;
+  error: string | null;
+  duration_ms: number;
+}
+
 export interface Database {
   runs: RunsTable;
   run_labels: RunLabelsTable;
@@ -137,4 +173,7 @@ export interface Database {
   barcode_ranks: BarcodeRanksTable;
   tokens: TokensTable;
   uploads: UploadsTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
 }

@@ -19,6 +19,7 @@ import type {
 import type { TaskObservation } from './task-fields.js';
 import type { TaskRows } from './trace-parser.js';
 import type { RunFacts } from './weblog.js';
+import type { Delivery, DeliveryAttempt, DueDelivery, Outcome, Webhook } from './webhooks.js';
 
 /** What one event batch adds to a run: counters, the highest status it reports, and the facts it tells. */
 export interface RunEventFacts {
@@ -120,6 +121,26 @@ export interface ResultRepository {
   barcodeRanks(runId: string): Promise<{ sample: string[]; rank: number[]; umi_count: number[]; is_cell: boolean[] }>;
 }
 
+export interface WebhookRepository {
+  create(w: Omit<Webhook, 'createdAt'> & { secret: string; createdBy: string | null }): Promise<Webhook>;
+  list(project: string): Promise<Webhook[]>;
+  get(project: string, id: string): Promise<Webhook | null>;
+  /** Whether it existed; its deliveries go with it. */
+  delete(project: string, id: string): Promise<boolean>;
+  /** The newest deliveries first. */
+  deliveries(webhookId: string, limit: number): Promise<Delivery[]>;
+  delivery(webhookId: string, deliveryId: string): Promise<Delivery | null>;
+  attempts(deliveryId: string): Promise<DeliveryAttempt[]>;
+  /** Makes a delivery pending and due now; null when the subscription has no such delivery. */
+  redeliver(webhookId: string, deliveryId: string): Promise<Delivery | null>;
+  /**
+   * Claims up to `limit` due deliveries, each the oldest pending one of its (subscription, run), locked so no
+   * other API process sends them; `send` attempts them and its outcomes are recorded before the claim ends.
+   * Returns how many were claimed.
+   */
+  dispatch(limit: number, send: (due: DueDelivery[]) => Promise<Outcome[]>): Promise<number>;
+}
+
 export interface TokenRepository {
   create(t: { id: string; name: string; hash: string; admin: boolean }): Promise<void>;
   find(hash: string): Promise<{ id: string; admin: boolean } | null>;
@@ -136,6 +157,7 @@ export interface Repositories {
   results: ResultRepository;
   tokens: TokenRepository;
   uploads: UploadRepository;
+  webhooks: WebhookRepository;
   /** The unit of work: fn's writes, through the repositories it is handed, commit together or not at all. */
   transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
   /** Resolves when the database answers (readiness). */

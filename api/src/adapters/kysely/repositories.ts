@@ -10,6 +10,7 @@ import { Scope } from './scope.js';
 import { KyselyTaskRepository } from './tasks.js';
 import { KyselyTokenRepository } from './tokens.js';
 import { KyselyUploadRepository } from './uploads.js';
+import { KyselyWebhookRepository } from './webhooks.js';
 
 function on(s: Scope): Repositories {
   return {
@@ -19,6 +20,7 @@ function on(s: Scope): Repositories {
     results: new KyselyResultRepository(s),
     tokens: new KyselyTokenRepository(s),
     uploads: new KyselyUploadRepository(s),
+    webhooks: new KyselyWebhookRepository(s),
     transaction: (fn) => s.transaction((tx) => fn(on(tx))),
     ping: async () => {
       await sql`SELECT 1`.execute(s.db);
