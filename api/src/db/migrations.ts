@@ -216,6 +216,38 @@ const m0003: Migration = {
   },
 };
 
+// Every run and API token belongs to a project; tokens carry scopes and can be revoked. Idempotency keys remember the
+// first response to a keyed submission per project (the primary key makes concurrent duplicates collide, not race).
+const m0004: Migration = {
+  async up(db: Kysely<unknown>) {
+    await sql`
+      CREATE TABLE projects (
+        id text PRIMARY KEY,
+        name text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      )`.execute(db);
+    await sql`INSERT INTO projects (id, name) VALUES ('default', 'Default project')`.execute(db);
+    await sql`ALTER TABLE tokens ADD COLUMN project_id text NOT NULL DEFAULT 'default' REFERENCES projects(id)`.execute(db);
+    // Existing tokens keep what they could do: admins everything, others read, write and send events.
+    await sql`ALTER TABLE tokens ADD COLUMN scopes text[] NOT NULL DEFAULT '{runs:read,runs:write,events:write}'`.execute(db);
+    await sql`UPDATE tokens SET scopes = '{admin}' WHERE admin`.execute(db);
+    await sql`ALTER TABLE tokens ALTER COLUMN scopes DROP DEFAULT`.execute(db);
+    await sql`ALTER TABLE tokens ADD COLUMN revoked_at timestamptz`.execute(db);
+    await sql`ALTER TABLE runs ADD COLUMN project_id text NOT NULL DEFAULT 'default' REFERENCES projects(id)`.execute(db);
+    await sql`CREATE INDEX runs_project ON runs (project_id, created_at DESC)`.execute(db);
+    await sql`
+      CREATE TABLE idempotency_keys (
+        project_id text REFERENCES projects(id),
+        key text,
+        request_hash text NOT NULL,
+        run_id uuid REFERENCES runs(id) ON DELETE CASCADE,
+        response jsonb,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (project_id, key)
+      )`.execute(db);
+  },
+};
+
 // Webhooks: subscriptions per project, and an outbox of deliveries that a trigger on runs fills in the same
 // transaction as the change it reports (whichever code path made it), so a committed change is never left unsent
 // and an uncommitted one never sent. `seq` orders a run's deliveries; attempts are the delivery log.
@@ -299,7 +331,13 @@ const m0005: Migration = {
 
 class StaticProvider implements MigrationProvider {
   async getMigrations(): Promise<Record<string, Migration>> {
-    return { '0001_init': m0001, '0002_run_owner': m0002, '0003_one_active_launch': m0003, '0005_webhooks': m0005 };
+    return {
+      '0001_init': m0001,
+      '0002_run_owner': m0002,
+      '0003_one_active_launch': m0003,
+      '0004_projects': m0004,
+      '0005_webhooks': m0005,
+    };
   }
 }
 

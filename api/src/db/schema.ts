@@ -14,6 +14,7 @@ export interface RunsTable {
   run_name: string | null;
   submitter: string | null;
   owner: string | null;
+  project_id: ColumnType<string, string | undefined, string>;
   params: ColumnType<Record<string, unknown>, string | undefined, string>;
   profiles: ColumnType<string[], string[] | undefined, string[]>;
   samplesheet: string | null;
@@ -118,8 +119,26 @@ export interface TokensTable {
   name: string;
   token_hash: string;
   admin: boolean;
+  project_id: string;
+  scopes: string[];
   created_at: Generated<Date>;
   last_used_at: Date | null;
+  revoked_at: Date | null;
+}
+
+export interface ProjectsTable {
+  id: string;
+  name: string;
+  created_at: Generated<Date>;
+}
+
+export interface IdempotencyKeysTable {
+  project_id: string;
+  key: string;
+  request_hash: string;
+  run_id: string | null;
+  response: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  created_at: Generated<Date>;
 }
 
 export interface UploadsTable extends NewUpload {
@@ -172,6 +191,8 @@ export interface Database {
   cells: CellsTable;
   barcode_ranks: BarcodeRanksTable;
   tokens: TokensTable;
+  projects: ProjectsTable;
+  idempotency_keys: IdempotencyKeysTable;
   uploads: UploadsTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;

@@ -5,7 +5,23 @@ import { DomainError } from './errors.js';
 import type { Run } from './ports.js';
 import type { Repositories } from './repositories.js';
 
-export type Principal = { kind: 'api'; admin: boolean; tokenId: string } | { kind: 'run'; runId: string };
+/** What an API token may do; `admin` implies every other scope (and minting tokens, managing projects). */
+export type Scope = 'runs:read' | 'runs:write' | 'events:write' | 'admin';
+export const SCOPES: readonly Scope[] = ['runs:read', 'runs:write', 'events:write', 'admin'];
+
+/**
+ * Who is calling: an API token (of one project, with scopes), or a per-run token (Nextflow's, bound to one run and
+ * so to that run's project).
+ */
+export type Principal =
+  | { kind: 'api'; tokenId: string; project: string; scopes: readonly Scope[]; admin: boolean }
+  | { kind: 'run'; runId: string; project: string };
+
+/** The project every install has; an anonymous caller on an open install works in it. */
+export const DEFAULT_PROJECT = 'default';
+
+/** The project a caller works in ('default' for an anonymous caller on an open install). */
+export const projectOf = (p: Principal | null): string => p?.project ?? DEFAULT_PROJECT;
 
 /** The owner recorded for the bootstrap admin token (it has no row in the tokens table). */
 export const BOOTSTRAP_TOKEN_ID = 'bootstrap';
@@ -50,17 +66,17 @@ export class Authenticator {
     if (!token) return null;
     // tokenFromHeader admits ASCII only, so equal string lengths are equal byte lengths (timingSafeEqual needs that).
     if (this.adminToken && token.length === this.adminToken.length && timingSafeEqual(Buffer.from(token), Buffer.from(this.adminToken)))
-      return { kind: 'api', admin: true, tokenId: BOOTSTRAP_TOKEN_ID };
+      return { kind: 'api', admin: true, tokenId: BOOTSTRAP_TOKEN_ID, project: DEFAULT_PROJECT, scopes: ['admin'] };
     // Keyed by the token itself, so a cache hit (every event request of a run) needs no hashing.
     const hit = this.cache.get(token);
     if (hit && Date.now() - hit.at < this.ttlMs) return hit.p;
     const hash = hashToken(token);
     let p: Principal | null = null;
     const t = await this.repos.tokens.find(hash);
-    if (t) p = { kind: 'api', admin: t.admin, tokenId: t.id };
+    if (t) p = { kind: 'api', admin: t.scopes.includes('admin'), tokenId: t.id, project: t.project, scopes: t.scopes };
     else {
-      const runId = await this.repos.runs.idByTokenHash(hash);
-      if (runId) p = { kind: 'run', runId };
+      const run = await this.repos.runs.byTokenHash(hash);
+      if (run) p = { kind: 'run', runId: run.id, project: run.project };
     }
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(token, { p, at: Date.now() });

@@ -26,6 +26,8 @@ export interface Run {
   submitter: string | null;
   /** Id of the API token that submitted the run (null: an anonymous caller on an open install). */
   owner: string | null;
+  /** The project the run belongs to: only its project's tokens (and admins) reach it. */
+  project: string;
   params: Record<string, unknown>;
   profiles: string[];
   samplesheet: string | null;
@@ -55,6 +57,8 @@ export interface NewRun {
   source: Run['source'];
   submitter?: string | null;
   owner?: string | null;
+  /** The run's project (default: the default project). */
+  project?: string;
   params?: Record<string, unknown>;
   profiles?: string[];
   samplesheet?: string | null;

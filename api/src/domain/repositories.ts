@@ -1,5 +1,6 @@
 // Persistence ports, one repository per aggregate (runs, tasks, events, results, tokens, uploads). Repositories
 // store and find; the rules (which run an event belongs to, status ranking, progress) are domain code around them.
+import type { Scope } from './auth.js';
 import type { NewNextflowRun, NextflowKey, NextflowRun } from './event-runs.js';
 import type {
   CellColumns,
@@ -42,8 +43,8 @@ export interface RunRepository {
   active(launcher: string): Promise<Run[]>;
   /** Replaces the per-run token (a launch that never started gets a new one on recovery). */
   setTokenHash(id: string, hash: string): Promise<void>;
-  /** The run a per-run token (by its hash) belongs to. */
-  idByTokenHash(hash: string): Promise<string | null>;
+  /** The run a per-run token (by its hash) belongs to, and its project. */
+  byTokenHash(hash: string): Promise<{ id: string; project: string } | null>;
   /** The ids among `ids` whose run `owner` submitted. */
   ownedIds(ids: string[], owner: string): Promise<string[]>;
   /** The ids among `ids` that are runs. */
@@ -141,9 +142,18 @@ export interface WebhookRepository {
   dispatch(limit: number, send: (due: DueDelivery[]) => Promise<Outcome[]>): Promise<number>;
 }
 
+export interface NewToken {
+  id: string;
+  name: string;
+  hash: string;
+  project: string;
+  scopes: readonly Scope[];
+}
+
 export interface TokenRepository {
-  create(t: { id: string; name: string; hash: string; admin: boolean }): Promise<void>;
-  find(hash: string): Promise<{ id: string; admin: boolean } | null>;
+  create(t: NewToken): Promise<void>;
+  /** A token that is not revoked, by its hash. */
+  find(hash: string): Promise<{ id: string; project: string; scopes: Scope[] } | null>;
 }
 
 export interface UploadRepository {

@@ -54,6 +54,7 @@ const runProperties = {
   runName: nullable('string', { description: 'Nextflow run name' }),
   submitter: nullable('string'),
   owner: nullable('string', { description: 'id of the API token that submitted the run' }),
+  project: { type: 'string', description: 'the project the run belongs to' },
   profiles: { type: 'array', items: { type: 'string' } },
   commandLine: nullable('string'),
   nextflowVersion: nullable('string'),
@@ -83,7 +84,7 @@ const runProperties = {
     },
   },
 };
-const runRequired = ['id', 'name', 'status', 'source', 'labels', 'createdAt', 'updatedAt', 'delivery', 'profiles'];
+const runRequired = ['id', 'name', 'status', 'source', 'project', 'labels', 'createdAt', 'updatedAt', 'delivery', 'profiles'];
 
 export const RunSummary = { type: 'object', required: runRequired, properties: runProperties };
 

@@ -16,6 +16,7 @@ export function toRun(r: Record<string, unknown>): Run {
     runName: (r.run_name as string) ?? null,
     submitter: (r.submitter as string) ?? null,
     owner: (r.owner as string) ?? null,
+    project: r.project_id as string,
     params: (r.params as Record<string, unknown>) ?? {},
     profiles: (r.profiles as string[]) ?? [],
     samplesheet: (r.samplesheet as string) ?? null,

@@ -76,6 +76,7 @@ export class KyselyRunRepository implements RunRepository {
             resumed_from: r.resumedFrom ?? null,
             command_line: r.commandLine ?? null,
             owner: r.owner ?? null,
+            project_id: r.project,
           })
           .execute();
         const labels = Object.entries(r.labels ?? {}).map(([key, value]) => ({ run_id: r.id, key, value }));
@@ -143,9 +144,9 @@ export class KyselyRunRepository implements RunRepository {
     return rows.map(toRun);
   }
 
-  async idByTokenHash(hash: string): Promise<string | null> {
-    const r = await this.s.db.selectFrom('runs').select('id').where('token_hash', '=', hash).executeTakeFirst();
-    return r?.id ?? null;
+  async byTokenHash(hash: string): Promise<{ id: string; project: string } | null> {
+    const r = await this.s.db.selectFrom('runs').select(['id', 'project_id']).where('token_hash', '=', hash).executeTakeFirst();
+    return r ? { id: r.id, project: r.project_id } : null;
   }
 
   async ownedIds(ids: string[], owner: string): Promise<string[]> {

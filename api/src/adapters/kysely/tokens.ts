@@ -1,19 +1,35 @@
 // API tokens, found by the SHA-256 of the token (the token itself is never stored).
-import type { TokenRepository } from '../../domain/repositories.js';
+import type { Scope as TokenScope } from '../../domain/auth.js';
+import type { NewToken, TokenRepository } from '../../domain/repositories.js';
 import type { Scope } from './scope.js';
 
 export class KyselyTokenRepository implements TokenRepository {
   constructor(private readonly s: Scope) {}
 
-  async create(t: { id: string; name: string; hash: string; admin: boolean }): Promise<void> {
+  async create(t: NewToken): Promise<void> {
     await this.s.db
       .insertInto('tokens')
-      .values({ id: t.id, name: t.name, token_hash: t.hash, admin: t.admin, last_used_at: null })
+      .values({
+        id: t.id,
+        name: t.name,
+        token_hash: t.hash,
+        // Kept in step with the scopes for readers of the old column.
+        admin: t.scopes.includes('admin'),
+        project_id: t.project,
+        scopes: [...t.scopes],
+        last_used_at: null,
+        revoked_at: null,
+      })
       .execute();
   }
 
-  async find(hash: string): Promise<{ id: string; admin: boolean } | null> {
-    const r = await this.s.db.selectFrom('tokens').select(['id', 'admin']).where('token_hash', '=', hash).executeTakeFirst();
-    return r ?? null;
+  async find(hash: string): Promise<{ id: string; project: string; scopes: TokenScope[] } | null> {
+    const r = await this.s.db
+      .selectFrom('tokens')
+      .select(['id', 'project_id', 'scopes'])
+      .where('token_hash', '=', hash)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return r ? { id: r.id, project: r.project_id, scopes: r.scopes as TokenScope[] } : null;
   }
 }

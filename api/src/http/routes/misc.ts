@@ -2,7 +2,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts';
-import { hashToken, newToken } from '../../domain/auth.js';
+import { DEFAULT_PROJECT, hashToken, newToken } from '../../domain/auth.js';
 import { DomainError } from '../../domain/errors.js';
 import { FOLLOW_BUFFER_LIMIT } from '../limits.js';
 import { ErrorResponses } from '../schemas.js';
@@ -73,7 +73,13 @@ export const miscRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
       const { name, admin } = req.body;
       const token = newToken();
       const id = randomUUID();
-      await repos.tokens.create({ id, name, hash: hashToken(token), admin: !!admin });
+      await repos.tokens.create({
+        id,
+        name,
+        hash: hashToken(token),
+        project: DEFAULT_PROJECT,
+        scopes: admin ? ['admin'] : ['runs:read', 'runs:write', 'events:write'],
+      });
       return reply.code(201).send({ id, name, token, admin: !!admin });
     },
   );
