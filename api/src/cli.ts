@@ -5,6 +5,7 @@
 //   scrna trace import <file> [--run <run>] [--tz Europe/Berlin] [--name n]
 //   scrna events replay <spool.jsonl> [--batch 100]
 //   scrna outputs <run>      scrna download <run> [path...] [--dir D]
+//   scrna webhooks [list | add URL --event E... | rm ID | deliveries ID | redeliver ID DELIVERY]
 // Every command takes --json (machine-readable output), --url and --token.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -26,6 +27,8 @@ const USAGE = `usage: scrna <command> [options]
   events replay SPOOL.jsonl [--batch N]
   outputs RUN
   download RUN [PATH]... [--dir D]     (resumes partial files, verifies every sha256)
+  webhooks [list]   webhooks add URL --event E... [--description D]   webhooks rm ID
+  webhooks deliveries ID [--limit N]   webhooks redeliver ID DELIVERY
 options for every command: --json, --url URL (SCRNA_API_URL), --token T (SCRNA_API_TOKEN)`;
 
 const { values: opt, positionals } = parseArgs({
@@ -52,6 +55,8 @@ const { values: opt, positionals } = parseArgs({
     tz: { type: 'string' },
     batch: { type: 'string', default: '100' },
     dir: { type: 'string', default: '.' },
+    event: { type: 'string', multiple: true },
+    description: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -391,6 +396,57 @@ async function download(id: string | undefined, paths: string[]): Promise<number
   return 0;
 }
 
+interface WebhookView {
+  id: string;
+  url: string;
+  events: string[];
+  secret?: string;
+}
+
+interface DeliveryView {
+  id: string;
+  eventType: string;
+  runId: string;
+  state: string;
+  attempts: number;
+  lastStatus: number | null;
+  lastError: string | null;
+}
+
+async function webhooks(sub: string | undefined, args: string[]): Promise<number> {
+  if (!sub || sub === 'list') {
+    const { items } = await json<{ items: WebhookView[] }>('GET', '/api/v1/webhooks');
+    out({ items }, items.map((w) => `${w.id}  ${w.url}  ${w.events.join(',')}`).join('\n') || 'no webhooks');
+    return 0;
+  }
+  const [a, b] = args;
+  if (sub === 'add') {
+    if (!a || !opt.event?.length) throw new CliError('webhooks add needs a URL and at least one --event');
+    const w = await json<WebhookView>('POST', '/api/v1/webhooks', { url: a, events: opt.event, description: opt.description });
+    out(w, `${w.id}  ${w.url}\nsigning secret (shown once; keep it with the receiver): ${w.secret}`);
+    return 0;
+  }
+  if (sub === 'rm' && a) {
+    await api('DELETE', `/api/v1/webhooks/${encodeURIComponent(a)}`);
+    out({ deleted: a }, `deleted ${a}`);
+    return 0;
+  }
+  if (sub === 'deliveries' && a) {
+    const q = opt.limit ? `?limit=${encodeURIComponent(opt.limit)}` : '';
+    const { items } = await json<{ items: DeliveryView[] }>('GET', `/api/v1/webhooks/${encodeURIComponent(a)}/deliveries${q}`);
+    const line = (d: DeliveryView) =>
+      `${d.id}  ${d.eventType.padEnd(22)} run ${d.runId.slice(0, 8)}  ${d.state.padEnd(9)} ${d.attempts} attempts  ${d.lastStatus ?? d.lastError ?? ''}`;
+    out({ items }, items.map(line).join('\n') || 'no deliveries');
+    return 0;
+  }
+  if (sub === 'redeliver' && a && b) {
+    const d = await json<DeliveryView>('POST', `/api/v1/webhooks/${encodeURIComponent(a)}/deliveries/${encodeURIComponent(b)}/redeliver`);
+    out(d, `${d.id} queued for redelivery`);
+    return 0;
+  }
+  throw new CliError(`webhooks: unknown or incomplete command\n${USAGE}`);
+}
+
 async function main(): Promise<number> {
   const [cmd, sub, arg] = positionals;
   if (opt.help || !cmd) {
@@ -405,6 +461,7 @@ async function main(): Promise<number> {
   if (cmd === 'events' && sub === 'replay') return replay(arg);
   if (cmd === 'outputs') return outputs(sub);
   if (cmd === 'download') return download(sub, positionals.slice(2));
+  if (cmd === 'webhooks') return webhooks(sub, positionals.slice(2));
   throw new CliError(`unknown command: ${positionals.join(' ')}\n${USAGE}`);
 }
 

@@ -10,6 +10,7 @@ import { FileLogSource } from './adapters/file-logs.js';
 import { FsPathResolver } from './adapters/fs-paths.js';
 import { FsResultStore } from './adapters/fs-results.js';
 import { FsSchemaFiles } from './adapters/fs-schema-files.js';
+import { HttpWebhookTargets, networkList } from './adapters/http-webhooks.js';
 import { kyselyRepositories } from './adapters/kysely/repositories.js';
 import { LocalLauncher } from './adapters/local-launcher.js';
 import { S3PathResolver } from './adapters/s3-paths.js';
@@ -30,6 +31,7 @@ import type { Repositories } from './domain/repositories.js';
 import { ResultsService } from './domain/results.js';
 import { RunService } from './domain/runs.js';
 import { LaunchValidator } from './domain/validation.js';
+import { WebhookDispatcher, WebhookService } from './domain/webhooks.js';
 import { type AppOptions, buildApp } from './http/app.js';
 
 export interface Platform {
@@ -37,6 +39,7 @@ export interface Platform {
   repos: Repositories;
   runs: RunService;
   ingester: EventIngester;
+  webhooks: WebhookDispatcher;
   databaseUrl: string;
   close(): Promise<void>;
 }
@@ -141,12 +144,22 @@ export async function createPlatform(config: Config, opts: AppOptions & { recove
     publicUrl: config.publicUrl,
     log,
   });
+  const targets = new HttpWebhookTargets(networkList(config.webhooks.allowNetworks));
+  const dispatcher = new WebhookDispatcher(repos.webhooks, targets, {
+    baseMs: config.webhooks.retryBaseMs,
+    maxMs: config.webhooks.retryMaxMs,
+    windowMs: config.webhooks.retryWindowMs,
+    pollMs: config.webhooks.pollMs,
+    batch: 20,
+    log,
+  });
   const app = await buildApp(
     {
       repos,
       runs,
       results,
       outputs: new OutputService(repos.results, files),
+      webhooks: new WebhookService(repos.webhooks, targets, () => void dispatcher.pass()),
       ingester,
       auth: new Authenticator(repos, config.adminToken),
       eventAccess: new EventAccess(repos.runs),
@@ -162,14 +175,17 @@ export async function createPlatform(config: Config, opts: AppOptions & { recove
   );
   logRef = app.log;
   if (opts.recover !== false) await runs.recover();
+  dispatcher.start();
   return {
     app,
     repos,
     runs,
     ingester,
+    webhooks: dispatcher,
     databaseUrl: url,
     async close() {
       runs.close();
+      await dispatcher.close();
       (launcher as { close?: () => void }).close?.();
       await app.close();
       await ingester.drain();

@@ -32,6 +32,18 @@ export interface Config {
   s3Buckets: string[];
   /** Settings of the AWS adapters; null when none is chosen. */
   aws: AwsConfig | null;
+  webhooks: WebhookConfig;
+}
+
+export interface WebhookConfig {
+  /** CIDR networks webhook targets may be on although not public (SCRNA_WEBHOOK_ALLOW_NETWORKS, comma-separated). */
+  allowNetworks: string[];
+  /** Back-off: the first retry after about baseMs, doubling up to maxMs, for windowMs after the event. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  retryWindowMs: number;
+  /** How often the outbox is checked for due deliveries. */
+  pollMs: number;
 }
 
 export interface AwsConfig {
@@ -153,5 +165,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // Samplesheets the upload trigger launches name FASTQs in the raw bucket.
     s3Buckets: [...s3List(env.SCRNA_S3_BUCKETS), ...(aws?.rawBucket ? [aws.rawBucket] : [])],
     aws,
+    webhooks: {
+      allowNetworks: (env.SCRNA_WEBHOOK_ALLOW_NETWORKS ?? '').split(/[\s,]+/).filter(Boolean),
+      retryBaseMs: positive('SCRNA_WEBHOOK_RETRY_BASE_MS', env.SCRNA_WEBHOOK_RETRY_BASE_MS, 5_000),
+      retryMaxMs: positive('SCRNA_WEBHOOK_RETRY_MAX_MS', env.SCRNA_WEBHOOK_RETRY_MAX_MS, 3_600_000),
+      // A day of retries at least, plus slack for an API that was down when the window began.
+      retryWindowMs: 3_600_000 * positive('SCRNA_WEBHOOK_RETRY_HOURS', env.SCRNA_WEBHOOK_RETRY_HOURS, 26),
+      pollMs: positive('SCRNA_WEBHOOK_POLL_MS', env.SCRNA_WEBHOOK_POLL_MS, 1_000),
+    },
   };
 }

@@ -67,7 +67,9 @@ export class HttpWebhookTargets implements WebhookTargets {
     const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
     const [addr, type] = mapped ? [mapped, 'ipv4' as const] : [address, net.isIPv6(address) ? ('ipv6' as const) : ('ipv4' as const)];
     if (this.allowed.check(addr, type)) return null;
-    return this.denied.check(addr, type) ? `${address} is not a public address (operators may allow it: SCRNA_WEBHOOK_ALLOW_NETWORKS)` : null;
+    return this.denied.check(addr, type)
+      ? `${address} is not a public address (operators may allow it: SCRNA_WEBHOOK_ALLOW_NETWORKS)`
+      : null;
   }
 
   private parse(raw: string): URL {

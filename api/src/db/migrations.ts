@@ -323,9 +323,7 @@ const m0005: Migration = {
         ORDER BY k.n, w.id;
         RETURN NULL;
       END $$`.execute(db);
-    await sql`CREATE TRIGGER runs_webhooks AFTER INSERT OR UPDATE ON runs FOR EACH ROW EXECUTE FUNCTION webhook_enqueue()`.execute(
-      db,
-    );
+    await sql`CREATE TRIGGER runs_webhooks AFTER INSERT OR UPDATE ON runs FOR EACH ROW EXECUTE FUNCTION webhook_enqueue()`.execute(db);
   },
 };
 

@@ -19,8 +19,8 @@ import type {
 } from './ports.js';
 import type { TaskObservation } from './task-fields.js';
 import type { TaskRows } from './trace-parser.js';
-import type { RunFacts } from './weblog.js';
 import type { Delivery, DeliveryAttempt, DueDelivery, Outcome, Webhook } from './webhooks.js';
+import type { RunFacts } from './weblog.js';
 
 /** What one event batch adds to a run: counters, the highest status it reports, and the facts it tells. */
 export interface RunEventFacts {

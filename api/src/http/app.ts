@@ -20,6 +20,7 @@ import type { Repositories } from '../domain/repositories.js';
 import type { ResultsService } from '../domain/results.js';
 import type { RunService } from '../domain/runs.js';
 import type { LaunchValidator } from '../domain/validation.js';
+import type { WebhookService } from '../domain/webhooks.js';
 import { installAccess } from './access.js';
 import { errorReply, STATUS_OF } from './errors.js';
 import { installJsonParser } from './json-body.js';
@@ -30,6 +31,7 @@ import { outputRoutes } from './routes/outputs.js';
 import { resultRoutes } from './routes/results.js';
 import { runRoutes } from './routes/runs.js';
 import { sessionRoutes } from './routes/session.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { ErrorBody } from './schemas.js';
 
 export interface Services {
@@ -37,6 +39,7 @@ export interface Services {
   runs: RunService;
   results: ResultsService;
   outputs: OutputService;
+  webhooks: WebhookService;
   ingester: EventIngester;
   auth: Authenticator;
   eventAccess: EventAccess;
@@ -149,7 +152,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   });
   app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { access: 'open' } }, async () => app.swagger());
 
-  for (const routes of [runRoutes, eventRoutes, resultRoutes, outputRoutes, miscRoutes, sessionRoutes])
+  for (const routes of [runRoutes, eventRoutes, resultRoutes, outputRoutes, miscRoutes, sessionRoutes, webhookRoutes])
     await app.register(routes, { prefix: '/api/v1' });
 
   const ui = services.uiBuildDir;

@@ -27,6 +27,9 @@ export type Task = TaskPage['items'][number];
 export type TaskStatus = Task['status'];
 export type SampleQc = Get<'/api/v1/runs/{id}/samples'>['items'][number];
 export type RunOutput = Get<'/api/v1/runs/{id}/outputs'>['items'][number];
+export type WebhookSubscription = Get<'/api/v1/webhooks'>['items'][number];
+export type WebhookDelivery = Get<'/api/v1/webhooks/{id}/deliveries'>['items'][number];
+export type NewWebhook = Json<paths['/api/v1/webhooks']['post']['requestBody']>;
 
 // Records keyed by the generated unions, so a status added to the API fails the type check until listed here.
 const keys = <K extends string>(r: Record<K, true>) => Object.keys(r) as K[];
@@ -142,6 +145,11 @@ export function client(f: Fetch) {
     taskLogUrl: (id: string, taskId: string | number, stream: 'out' | 'err') =>
       `${BASE}/runs/${enc(id)}/tasks/${enc(String(taskId))}/log?stream=${stream}&follow=true`,
     runsStreamUrl: () => `${BASE}/stream/runs`,
+    webhooks: async () => (await json<Get<'/api/v1/webhooks'>>('/webhooks')).items,
+    createWebhook: (body: NewWebhook) => post<Post<'/api/v1/webhooks'>>('/webhooks', body),
+    deleteWebhook: (id: string) => request(`/webhooks/${enc(id)}`, { method: 'DELETE' }),
+    deliveries: async (id: string) => (await json<Get<'/api/v1/webhooks/{id}/deliveries'>>(`/webhooks/${enc(id)}/deliveries`)).items,
+    redeliver: (id: string, deliveryId: string) => post<unknown>(`/webhooks/${enc(id)}/deliveries/${enc(deliveryId)}/redeliver`, {}),
     signIn: (token: string) => post<Post<'/api/v1/session'>>('/session', { token }),
   };
 }
