@@ -5,6 +5,7 @@
 //   scrna trace import <file> [--run <run>] [--tz Europe/Berlin] [--name n]
 //   scrna events replay <spool.jsonl> [--batch 100]
 //   scrna outputs <run>      scrna download <run> [path...] [--dir D]
+//   scrna db dump <file>     scrna db restore <file> [--force]      (the database itself: api/src/db-cli.ts)
 // Every command takes --json (machine-readable output), --url and --token.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -14,6 +15,7 @@ import { createInterface } from 'node:readline';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
+import { DB_USAGE, dbCommand } from './db-cli.js';
 
 class CliError extends Error {}
 
@@ -26,6 +28,7 @@ const USAGE = `usage: scrna <command> [options]
   events replay SPOOL.jsonl [--batch N]
   outputs RUN
   download RUN [PATH]... [--dir D]     (resumes partial files, verifies every sha256)
+${DB_USAGE}
 options for every command: --json, --url URL (SCRNA_API_URL), --token T (SCRNA_API_TOKEN)`;
 
 const { values: opt, positionals } = parseArgs({
@@ -52,6 +55,7 @@ const { values: opt, positionals } = parseArgs({
     tz: { type: 'string' },
     batch: { type: 'string', default: '100' },
     dir: { type: 'string', default: '.' },
+    force: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -405,6 +409,7 @@ async function main(): Promise<number> {
   if (cmd === 'events' && sub === 'replay') return replay(arg);
   if (cmd === 'outputs') return outputs(sub);
   if (cmd === 'download') return download(sub, positionals.slice(2));
+  if (cmd === 'db') return dbCommand(sub, arg, { force: Boolean(opt.force), json: Boolean(opt.json) });
   throw new CliError(`unknown command: ${positionals.join(' ')}\n${USAGE}`);
 }
 
