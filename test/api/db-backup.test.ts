@@ -92,9 +92,16 @@ t.test('dump, wipe, restore: every row equal', async (t) => {
   const refused = await cli('restore', file);
   t.equal(refused.code, 1, 'a database with rows is not overwritten');
   t.match(refused.stderr, /not empty.*--force/);
+  // A trigger that writes on INSERT into runs (as an outbox does) must not fire for restored rows, and stays.
+  await p.pool.query(`CREATE FUNCTION test_label() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN INSERT INTO run_labels (run_id, key, value) VALUES (NEW.id, 'trigger', 'fired'); RETURN NEW; END $$`);
+  await p.pool.query('CREATE TRIGGER runs_test_label AFTER INSERT ON runs FOR EACH ROW EXECUTE FUNCTION test_label()');
   const forced = await cli('restore', file, '--force');
   t.equal(forced.code, 0, forced.stderr);
-  t.same(await snapshot(), before, '--force replaces the rows with the dump');
+  t.same(await snapshot(), before, '--force replaces the rows with the dump (no trigger fired)');
+  const enabled = await p.pool.query(`SELECT tgenabled FROM pg_trigger WHERE tgname = 'runs_test_label'`);
+  t.same(enabled.rows, [{ tgenabled: 'O' }], 'the trigger is enabled again');
+  await p.pool.query('DROP TRIGGER runs_test_label ON runs; DROP FUNCTION test_label()');
 
   // Another schema version: refused before anything is touched.
   const text = gunzipSync(await readFile(file)).toString('utf8');

@@ -163,6 +163,9 @@ export async function restoreDatabase(client: pg.ClientBase, input: Readable, op
       if (!opts.force) throw new BackupError('this database is not empty: restore into an empty one, or pass --force to replace its rows');
       await client.query(`TRUNCATE ${tables.map((t) => ident(t.name)).join(', ')} RESTART IDENTITY CASCADE`);
     }
+    // Triggers (e.g. an outbox filled on INSERT into runs) would add rows the dump already holds: off while loading.
+    // Foreign-key checks are internal triggers and stay on.
+    for (const t of tables) await client.query(`ALTER TABLE ${ident(t.name)} DISABLE TRIGGER USER`);
     const rows: Record<string, number> = {};
     for (const t of header.tables) {
       const line = await next(`table ${t.name}`);
@@ -198,6 +201,7 @@ export async function restoreDatabase(client: pg.ClientBase, input: Readable, op
         const seq = (await client.query<{ s: string | null }>('SELECT pg_get_serial_sequence($1, $2) AS s', [t.name, c])).rows[0]!.s;
         if (seq) await client.query(`SELECT setval($1, COALESCE((SELECT max(${ident(c)}) FROM ${ident(t.name)}), 0) + 1, false)`, [seq]);
       }
+    for (const t of tables) await client.query(`ALTER TABLE ${ident(t.name)} ENABLE TRIGGER USER`);
     await client.query('COMMIT');
     return rows;
   } catch (e) {
