@@ -6,6 +6,7 @@
 //   scrna events replay <spool.jsonl> [--batch 100]
 //   scrna outputs <run>      scrna download <run> [path...] [--dir D]
 //   scrna webhooks [list | add URL --event E... | rm ID | deliveries ID | redeliver ID DELIVERY]
+//   scrna db dump <file>     scrna db restore <file> [--force]      (the database itself: api/src/db-cli.ts)
 // Every command takes --json (machine-readable output), --url and --token.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -15,6 +16,7 @@ import { createInterface } from 'node:readline';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
+import { DB_USAGE, dbCommand } from './db-cli.js';
 
 class CliError extends Error {}
 
@@ -29,6 +31,7 @@ const USAGE = `usage: scrna <command> [options]
   download RUN [PATH]... [--dir D]     (resumes partial files, verifies every sha256)
   webhooks [list]   webhooks add URL --event E... [--description D]   webhooks rm ID
   webhooks deliveries ID [--limit N]   webhooks redeliver ID DELIVERY
+${DB_USAGE}
 options for every command: --json, --url URL (SCRNA_API_URL), --token T (SCRNA_API_TOKEN)`;
 
 const { values: opt, positionals } = parseArgs({
@@ -57,6 +60,7 @@ const { values: opt, positionals } = parseArgs({
     dir: { type: 'string', default: '.' },
     event: { type: 'string', multiple: true },
     description: { type: 'string' },
+    force: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -462,6 +466,7 @@ async function main(): Promise<number> {
   if (cmd === 'outputs') return outputs(sub);
   if (cmd === 'download') return download(sub, positionals.slice(2));
   if (cmd === 'webhooks') return webhooks(sub, positionals.slice(2));
+  if (cmd === 'db') return dbCommand(sub, arg, { force: Boolean(opt.force), json: Boolean(opt.json) });
   throw new CliError(`unknown command: ${positionals.join(' ')}\n${USAGE}`);
 }
 

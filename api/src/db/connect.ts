@@ -24,6 +24,10 @@ export function connect(url: string, max = 10): Db {
   return { db, pool, close: () => db.destroy() };
 }
 
+/** The embedded server's superuser password: it listens on loopback only, for this machine's own processes. */
+const EMBEDDED_PASSWORD = 'scrna';
+export const embeddedUrl = (port: number) => `postgres://postgres:${EMBEDDED_PASSWORD}@127.0.0.1:${port}/postgres`;
+
 export interface EmbeddedServer {
   url: string;
   stop(): Promise<void>;
@@ -52,12 +56,11 @@ export async function startEmbedded(dataDir: string, log: (m: string) => void = 
   const dir = path.join(dataDir, 'pg');
   await mkdir(dataDir, { recursive: true });
   const port = await freePort(Number(process.env.SCRNA_EMBEDDED_PG_PORT ?? 54329));
-  const password = 'scrna';
   const server = new EmbeddedPostgres({
     databaseDir: dir,
     port,
     user: 'postgres',
-    password,
+    password: EMBEDDED_PASSWORD,
     persistent: true,
     createPostgresUser: true,
     initdbFlags: ['--encoding=UTF8', '--no-sync'],
@@ -67,5 +70,5 @@ export async function startEmbedded(dataDir: string, log: (m: string) => void = 
   });
   if (!existsSync(path.join(dir, 'PG_VERSION'))) await server.initialise();
   await server.start();
-  return { url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`, stop: () => server.stop() };
+  return { url: embeddedUrl(port), stop: () => server.stop() };
 }

@@ -47,7 +47,15 @@ export interface Run {
   startedAt: string | null;
   completedAt: string | null;
   resultsIngestedAt: string | null;
-  delivery: { eventsReceived: number; lastEventAt: string | null; maxSeq: number | null; missingSeq: number };
+  /** See domain/delivery.ts. */
+  delivery: {
+    eventsReceived: number;
+    lastEventAt: string | null;
+    maxSeq: number | null;
+    missingSeq: number;
+    endReceived: boolean;
+    unacknowledged: number | null;
+  };
 }
 
 export interface NewRun {

@@ -31,6 +31,7 @@ import { outputRoutes } from './routes/outputs.js';
 import { resultRoutes } from './routes/results.js';
 import { runRoutes } from './routes/runs.js';
 import { sessionRoutes } from './routes/session.js';
+import { timelineRoutes } from './routes/timeline.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { ErrorBody } from './schemas.js';
 
@@ -152,7 +153,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   });
   app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { access: 'open' } }, async () => app.swagger());
 
-  for (const routes of [runRoutes, eventRoutes, resultRoutes, outputRoutes, miscRoutes, sessionRoutes, webhookRoutes])
+  for (const routes of [runRoutes, eventRoutes, resultRoutes, outputRoutes, miscRoutes, sessionRoutes, webhookRoutes, timelineRoutes])
     await app.register(routes, { prefix: '/api/v1' });
 
   const ui = services.uiBuildDir;

@@ -75,12 +75,18 @@ const runProperties = {
   delivery: {
     type: 'object',
     description: 'event delivery health: events stored, the last one, and gaps in the plugin sequence numbers',
-    required: ['eventsReceived', 'lastEventAt', 'maxSeq', 'missingSeq'],
+    required: ['eventsReceived', 'lastEventAt', 'maxSeq', 'missingSeq', 'endReceived', 'unacknowledged'],
     properties: {
       eventsReceived: { type: 'integer' },
       lastEventAt: nullable('string', { format: 'date-time' }),
       maxSeq: nullable('integer'),
-      missingSeq: { type: 'integer' },
+      missingSeq: { type: 'integer', description: 'numbered events below maxSeq not stored' },
+      endReceived: { type: 'boolean', description: "the plugin's end-of-run `completed` event (numbered last) is stored" },
+      unacknowledged: nullable('integer', {
+        description:
+          'numbered events not stored; null when unknowable: no numbered events, or the run ended without its end event ' +
+          "(the rest is still in the plugin's spool: `scrna events replay <launchDir>/.scrna-events.jsonl`)",
+      }),
     },
   },
 };

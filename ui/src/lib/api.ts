@@ -135,6 +135,7 @@ export function client(f: Fetch) {
     integration: (id: string) => json<Integration>(`/runs/${enc(id)}/integration`),
     cells: (id: string, columns: string[]) => arrow(`/runs/${enc(id)}/cells${query({ columns: columns.join(',') })}`),
     barcodeRanks: (id: string) => arrow(`/runs/${enc(id)}/barcode-ranks`),
+    timeline: (id: string) => arrow(`/runs/${enc(id)}/timeline`),
     outputs: async (id: string) => (await json<Get<'/api/v1/runs/{id}/outputs'>>(`/runs/${enc(id)}/outputs`)).items,
     outputUrl: (id: string, path: string) => `${BASE}/runs/${enc(id)}/outputs/${path.split('/').map(enc).join('/')}`,
     outputsZipUrl: (id: string) => `${BASE}/runs/${enc(id)}/outputs.zip`,

@@ -8,6 +8,7 @@ import { KyselyResultRepository } from './results.js';
 import { KyselyRunRepository } from './runs.js';
 import { Scope } from './scope.js';
 import { KyselyTaskRepository } from './tasks.js';
+import { KyselyTimelineRepository } from './timeline.js';
 import { KyselyTokenRepository } from './tokens.js';
 import { KyselyUploadRepository } from './uploads.js';
 import { KyselyWebhookRepository } from './webhooks.js';
@@ -18,6 +19,7 @@ function on(s: Scope): Repositories {
     tasks: new KyselyTaskRepository(s),
     events: new KyselyEventRepository(s),
     results: new KyselyResultRepository(s),
+    timeline: new KyselyTimelineRepository(s),
     tokens: new KyselyTokenRepository(s),
     uploads: new KyselyUploadRepository(s),
     webhooks: new KyselyWebhookRepository(s),

@@ -1,12 +1,11 @@
 // Database rows as the domain's records: one mapper per record, shared by every repository that reads it.
+import { deliveryHealth } from '../../domain/delivery.js';
 import type { Run, RunStatus } from '../../domain/ports.js';
 
 export const iso = (d: Date | string | null | undefined) => (d === null || d === undefined ? null : new Date(d).toISOString());
 
-/** A runs row with its `labels` (jsonb object) and `seq_count` (events with a sequence number). */
+/** A runs row with its `labels` (jsonb object), `seq_count` (events with a sequence number) and `end_seq`. */
 export function toRun(r: Record<string, unknown>): Run {
-  const maxSeq = (r.max_seq as number | null) ?? null;
-  const seqCount = Number(r.seq_count ?? 0);
   return {
     id: r.id as string,
     name: r.name as string,
@@ -36,11 +35,13 @@ export function toRun(r: Record<string, unknown>): Run {
     startedAt: iso(r.started_at as Date | null),
     completedAt: iso(r.completed_at as Date | null),
     resultsIngestedAt: iso(r.results_ingested_at as Date | null),
-    delivery: {
+    delivery: deliveryHealth({
       eventsReceived: Number(r.events_received ?? 0),
       lastEventAt: iso(r.last_event_at as Date | null),
-      maxSeq,
-      missingSeq: maxSeq === null ? 0 : Math.max(0, maxSeq - seqCount),
-    },
+      maxSeq: (r.max_seq as number | null) ?? null,
+      seqCount: Number(r.seq_count ?? 0),
+      endSeq: r.end_seq === null || r.end_seq === undefined ? null : Number(r.end_seq),
+      status: r.status as RunStatus,
+    }),
   };
 }

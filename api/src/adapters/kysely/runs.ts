@@ -37,7 +37,7 @@ function columnsOf(patch: RunPatch): Updateable<RunsTable> {
 export class KyselyRunRepository implements RunRepository {
   constructor(private readonly s: Scope) {}
 
-  /** Runs with their labels and the count of sequenced events (for the delivery gaps). */
+  /** Runs with their labels, the count of sequenced events and the seq of the end event (for delivery health). */
   private select() {
     return this.s.db
       .selectFrom('runs as r')
@@ -52,6 +52,12 @@ export class KyselyRunRepository implements RunRepository {
           .whereRef('e.run_id', '=', 'r.id')
           .where('e.seq', 'is not', null)
           .as('seq_count'),
+        eb
+          .selectFrom('events as e')
+          .select((e) => e.fn.max('e.seq').as('s'))
+          .whereRef('e.run_id', '=', 'r.id')
+          .where('e.event', '=', 'completed')
+          .as('end_seq'),
       ]);
   }
 

@@ -232,7 +232,7 @@ export const resultRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
     {
       schema: {
         tags: ['logs'],
-        summary: "The run's .nextflow.log (text, or SSE with follow=1)",
+        summary: "The run's .nextflow.log (text, or SSE with follow=true)",
         params: idParam,
         querystring: { type: 'object', properties: logProperties },
         response: sseOrText('log text'),
@@ -258,7 +258,7 @@ export const resultRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
     {
       schema: {
         tags: ['logs'],
-        summary: "A task's .command.out or .command.err (text, or SSE with follow=1)",
+        summary: "A task's .command.out or .command.err (text, or SSE with follow=true)",
         params: {
           type: 'object',
           required: ['id', 'taskId'],
