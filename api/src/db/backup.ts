@@ -5,6 +5,7 @@
 //   last        "@end {"rows":{"<table>":n,...}}"
 // A dump is one REPEATABLE READ transaction (a consistent snapshot while the API keeps writing); a restore is one
 // transaction (all or nothing), checks the migrations and row counts, and resets the id sequences.
+
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
@@ -12,6 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
+import { DEFAULT_PROJECT } from '../domain/auth.js';
 
 export const DUMP_FORMAT = 'scrna-db-dump';
 export const DUMP_VERSION = 1;
@@ -156,13 +158,15 @@ export async function restoreDatabase(client: pg.ClientBase, input: Readable, op
 
   await client.query('BEGIN');
   try {
+    // The migrations seed the default project: a database holding only that is empty (the dump brings its own).
     const counts = await client.query<{ n: string }>(
-      `SELECT ${tables.map((t) => `(SELECT count(*) FROM ${ident(t.name)})`).join(' + ')} AS n`,
+      `SELECT ${tables
+        .map((t) => `(SELECT count(*) FROM ${ident(t.name)}${t.name === 'projects' ? ` WHERE id <> '${DEFAULT_PROJECT}'` : ''})`)
+        .join(' + ')} AS n`,
     );
-    if (Number(counts.rows[0]!.n) > 0) {
-      if (!opts.force) throw new BackupError('this database is not empty: restore into an empty one, or pass --force to replace its rows');
-      await client.query(`TRUNCATE ${tables.map((t) => ident(t.name)).join(', ')} RESTART IDENTITY CASCADE`);
-    }
+    if (Number(counts.rows[0]!.n) > 0 && !opts.force)
+      throw new BackupError('this database is not empty: restore into an empty one, or pass --force to replace its rows');
+    await client.query(`TRUNCATE ${tables.map((t) => ident(t.name)).join(', ')} RESTART IDENTITY CASCADE`);
     // Triggers (e.g. an outbox filled on INSERT into runs) would add rows the dump already holds: off while loading.
     // Foreign-key checks are internal triggers and stay on.
     for (const t of tables) await client.query(`ALTER TABLE ${ident(t.name)} DISABLE TRIGGER USER`);
