@@ -13,6 +13,7 @@ import type { Authenticator } from '../domain/auth.js';
 import { DomainError, isUnavailable } from '../domain/errors.js';
 import type { EventAccess } from '../domain/event-access.js';
 import type { EventIngester } from '../domain/event-ingester.js';
+import type { ExpressionService } from '../domain/expression.js';
 import type { RunNotifier } from '../domain/notifier.js';
 import type { OutputService } from '../domain/outputs.js';
 import type { LogSource } from '../domain/ports.js';
@@ -25,6 +26,7 @@ import { errorReply, STATUS_OF } from './errors.js';
 import { installJsonParser } from './json-body.js';
 import { DEFAULT_BODY_LIMIT } from './limits.js';
 import { eventRoutes } from './routes/events.js';
+import { expressionRoutes } from './routes/expression.js';
 import { miscRoutes } from './routes/misc.js';
 import { outputRoutes } from './routes/outputs.js';
 import { resultRoutes } from './routes/results.js';
@@ -37,6 +39,7 @@ export interface Services {
   runs: RunService;
   results: ResultsService;
   outputs: OutputService;
+  expression: ExpressionService;
   ingester: EventIngester;
   auth: Authenticator;
   eventAccess: EventAccess;
@@ -149,7 +152,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   });
   app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { access: 'open' } }, async () => app.swagger());
 
-  for (const routes of [runRoutes, eventRoutes, resultRoutes, outputRoutes, miscRoutes, sessionRoutes])
+  for (const routes of [runRoutes, eventRoutes, resultRoutes, outputRoutes, expressionRoutes, miscRoutes, sessionRoutes])
     await app.register(routes, { prefix: '/api/v1' });
 
   const ui = services.uiBuildDir;
