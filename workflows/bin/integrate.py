@@ -21,11 +21,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import scanpy as sc
-import scipy.sparse as sp
 from scib_metrics import clisi_knn, ilisi_knn
 from scib_metrics.nearest_neighbors import NeighborsResults
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from sklearn.neighbors import NearestNeighbors
+
+from expression_file import write_expression
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 LISI_K = 90  # scib's default neighbourhood (3 x perplexity 30), capped by the cell count below
@@ -110,29 +111,6 @@ def rank_markers(adata, key, top=MARKERS_PER_CLUSTER):
             for r in df.itertuples()]
         out["clusters"].append({"cluster": c, "n_cells": int(sizes[c]), "genes": genes})
     return out
-
-
-def write_expression(adata, expression_path="expression.arrow", genes_path="genes.arrow"):
-    """Each gene's non-zero log-normalised values, CSC order: record batch g of an Arrow IPC file holds gene g's cells
-    (uint32 rows of cells.arrow, ascending) and values (float32), so a reader fetches one gene through the file footer
-    without reading the rest. genes.arrow: row g = record batch g (gene, expressing cells, maximum)."""
-    csc = sp.csc_matrix(adata.X, dtype=np.float32)
-    csc.sort_indices()
-    schema = pa.schema([("cell", pa.uint32()), ("value", pa.float32())],
-                       metadata={"n_cells": str(adata.n_obs), "cells": "rows of cells.arrow"})
-    n_cells = np.diff(csc.indptr).astype(np.int32)
-    maxima = np.zeros(adata.n_vars, dtype=np.float32)
-    with pa.OSFile(expression_path, "wb") as sink, pa.ipc.new_file(sink, schema) as w:
-        for g in range(adata.n_vars):
-            lo, hi = csc.indptr[g], csc.indptr[g + 1]
-            values = csc.data[lo:hi]
-            if hi > lo:
-                maxima[g] = values.max()
-            w.write_batch(pa.record_batch([pa.array(csc.indices[lo:hi].astype(np.uint32)), pa.array(values)], schema=schema))
-    genes = pa.table({"gene": pa.array(adata.var_names.astype(str).to_numpy(), pa.utf8()), "n_cells": pa.array(n_cells),
-                      "max": pa.array(maxima)}, metadata={"n_cells": str(adata.n_obs)})
-    with pa.OSFile(genes_path, "wb") as sink, pa.ipc.new_file(sink, genes.schema) as w:
-        w.write_table(genes)
 
 
 def main():
@@ -228,7 +206,7 @@ def main():
         "hvg_flavor": a.hvg_flavor, "hvg_span": span, "hvg_batch_key": batch_key,
         "markers": rank_markers(adata, "leiden"),
     }
-    write_expression(adata)
+    write_expression(adata.X, adata.var_names)
     adata.write_h5ad("integrated.h5ad", compression="gzip")
 
     obs = adata.obs
