@@ -2,6 +2,7 @@
 // one gene's values for every cell in a compact binary form (domain/expression-codec.ts).
 import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts';
 import type { FromSchema } from 'json-schema-to-ts';
+import { DomainError } from '../../domain/errors.js';
 import { EXPRESSION_CONTENT_TYPE } from '../../domain/expression-codec.js';
 import { runOf } from '../access.js';
 import { ErrorResponses, idParam } from '../schemas.js';
@@ -117,14 +118,17 @@ export const expressionRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) =>
         description:
           'Binary, little-endian: "SCX1", u32 cells, u32 expressing cells n, f32 scale; n bytes 1..255 (value = byte / 255 × scale); then n unsigned LEB128 varints, each the number of non-expressing cells before the next expressing one. At most 16 + 4 bytes per expressing cell below 2^21 cells.',
         params: idParam,
-        querystring: { type: 'object', required: ['gene'], properties: { gene: { type: 'string', minLength: 1, maxLength: 200 } } },
+        // gene is checked in the handler, after the run: a caller without access to the run learns nothing but 404.
+        querystring: { type: 'object', properties: { gene: { type: 'string', maxLength: 200, description: 'required' } } },
         response: encodedResponse(),
       },
       config: { access: 'read', run: 'read' },
     },
     async (req, reply) => {
-      const r = await expression.expression(runOf(req), req.query.gene);
-      req.log.debug({ gene: req.query.gene, expressing: r.expressing, read: r.read }, 'gene expression');
+      const gene = req.query.gene;
+      if (!gene) throw new DomainError('invalid', 'gene is required', { field: 'gene' });
+      const r = await expression.expression(runOf(req), gene);
+      req.log.debug({ gene, expressing: r.expressing, read: r.read }, 'gene expression');
       return reply.type(EXPRESSION_CONTENT_TYPE).send(Buffer.from(r.body));
     },
   );
