@@ -11,48 +11,9 @@ import { ExpressionService } from '../../api/src/domain/expression.js';
 import { EXPRESSION_HEADER_BYTES, encodeExpression } from '../../api/src/domain/expression-codec.js';
 import type { ResultStore } from '../../api/src/domain/ports.js';
 import { decodeExpression } from '../../ui/src/lib/expression.js';
+import { EXPRESSION_CELLS as CELLS, EXPRESSION_GENES as GENES, makeExpressionFiles } from '../helpers/expression-files.js';
 import { writeOutdir } from '../helpers/outputs.js';
-import { repoRoot } from '../helpers/paths.js';
-import { python } from '../workflow/nf.js';
 import { platformFor } from './helpers.js';
-
-const CELLS = 20_000;
-const GENES = 400;
-
-interface Made {
-  genes: string[];
-  /** For a few genes: the expressing cells and their values, from the matrix itself. */
-  truth: Record<string, { cells: number[]; values: number[] }>;
-}
-
-/** The workflow's writer on a seeded matrix (a few genes with mixed-case names), plus a cells.arrow of the same cells. */
-async function makeFiles(dir: string): Promise<Made> {
-  return python<Made>(
-    `import json, sys
-sys.path.insert(0, sys.argv[2])
-import numpy as np, pyarrow as pa, scipy.sparse as sp
-from expression_file import write_expression
-rng = np.random.default_rng(7)
-n, g = ${CELLS}, ${GENES}
-x = sp.random(n, g, density=0.05, format="csr", random_state=rng, dtype=np.float32)
-x.data = np.log1p(x.data * 40).astype(np.float32)
-x = sp.hstack([x, sp.csr_matrix(np.ones((n, 1), dtype=np.float32)), sp.csr_matrix((n, 1), dtype=np.float32)]).tocsr()
-genes = [f"GENE{i:04d}" for i in range(g - 3)] + ["Cd3e", "CD3D", "cd8a", "ALL", "NONE"]
-write_expression(x, genes, sys.argv[1] + "/integration/expression.arrow", sys.argv[1] + "/integration/genes.arrow")
-cells = pa.table({"barcode": [f"BC{i}" for i in range(n)], "sample": pa.array(["S1"] * n).dictionary_encode(),
-                  "umap_x": pa.array(rng.random(n, dtype=np.float32)), "umap_y": pa.array(rng.random(n, dtype=np.float32))})
-with pa.OSFile(sys.argv[1] + "/integration/cells.arrow", "wb") as s, pa.ipc.new_file(s, cells.schema) as w:
-    w.write_table(cells)
-csc = x.tocsc()
-truth = {}
-for name in ["GENE0000", "Cd3e", "ALL", "NONE"]:
-    j = genes.index(name)
-    col = csc[:, j]
-    truth[name] = {"cells": col.indices.tolist(), "values": col.data.tolist()}
-print(json.dumps({"genes": genes, "truth": truth}))`,
-    [dir, path.join(repoRoot, 'workflows/bin')],
-  );
-}
 
 const MARKERS = {
   key: 'leiden',
@@ -73,7 +34,7 @@ t.test('genes, markers and one gene for every cell, as the UI decodes it', async
   const p = await platformFor(t);
   const outdir = path.join(p.dataDir, 'runs/x/results');
   await mkdir(path.join(outdir, 'integration'), { recursive: true });
-  const made = await makeFiles(outdir);
+  const made = await makeExpressionFiles(path.join(outdir, 'integration'));
   const file = async (rel: string, kind: string) => ({ [rel]: { kind, sample: null, bytes: await readFile(path.join(outdir, rel)) } });
   await writeOutdir(
     outdir,
