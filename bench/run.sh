@@ -5,6 +5,7 @@
 #   events                      event ingest vs a bare 204 route (autocannon)
 #   plugin [tasks]              nf-scrna delivery rate per batch size and added wall time
 #   ui [cells]                  1,000,000 cells in headless Chromium: bytes/cell, first frame, recolour, pan
+#   cells-arrow [cells]         the API's per-cell Arrow encoder: bytes/cell vs 4-byte dictionary indices
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 cd "$ROOT"
@@ -14,6 +15,6 @@ bash scripts/setup.sh >&2
 case "$name" in
   integrate) exec "$CACHE/venv/bin/python" bench/integrate.py "$@" ;;
   trace-import | events) exec bash "bench/$name.sh" "$@" ;;
-  plugin | ui) exec npx tsx "bench/$name.ts" "$@" ;;
-  *) sed -n '2,7p' "$0" >&2; exit 2 ;;
+  plugin | ui | cells-arrow) exec npx tsx "bench/$name.ts" "$@" ;;
+  *) sed -n '2,8p' "$0" >&2; exit 2 ;;
 esac
