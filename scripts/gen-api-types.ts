@@ -26,6 +26,7 @@ export async function apiTypes(): Promise<string> {
     repos: inert,
     runs: inert,
     results: inert,
+    expression: inert,
     ingester: inert,
     auth: inert,
     logs: inert,

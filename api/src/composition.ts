@@ -24,6 +24,7 @@ import { DomainError } from './domain/errors.js';
 import { EventAccess } from './domain/event-access.js';
 import { EventIngester } from './domain/event-ingester.js';
 import { EventRecorder } from './domain/event-recorder.js';
+import { ExpressionService } from './domain/expression.js';
 import { RunNotifier } from './domain/notifier.js';
 import { OutputService } from './domain/outputs.js';
 import type { Launcher, LogSource, ResultStore } from './domain/ports.js';
@@ -160,6 +161,7 @@ export async function createPlatform(config: Config, opts: AppOptions & { recove
       results,
       outputs: new OutputService(repos.results, files),
       webhooks: new WebhookService(repos.webhooks, targets, () => void dispatcher.pass()),
+      expression: new ExpressionService(repos.results, files),
       ingester,
       auth: new Authenticator(repos, config.adminToken),
       eventAccess: new EventAccess(repos.runs),

@@ -7,6 +7,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tableFromIPC } from 'apache-arrow';
 import t from 'tap';
+import { EXPRESSION_HEADER_BYTES } from '../../api/src/domain/expression-codec.js';
+import { decodeExpression } from '../../ui/src/lib/expression.js';
 import { repoRoot } from '../helpers/paths.js';
 import { platformFor } from './helpers.js';
 
@@ -77,6 +79,25 @@ t.test(
       table.schema.fields.map((f) => f.name),
       ['umap_x', 'umap_y', 'leiden', 'sample'],
     );
-    t.equal((await p.app.inject({ url: `/api/v1/runs/${id}/integration` })).statusCode, 200);
+    const integration = (await p.app.inject({ url: `/api/v1/runs/${id}/integration` })).json();
+    t.type(integration.n_cells, 'number');
+
+    // Markers and one gene's expression from the run's own files, in the order of the cells route.
+    const markers = (await p.app.inject({ url: `/api/v1/runs/${id}/markers` })).json();
+    t.equal(markers.clusters.length, integration.n_clusters, 'markers for every cluster');
+    const top = markers.clusters[0].genes[0].gene as string;
+    const genes = (await p.app.inject({ url: `/api/v1/runs/${id}/genes?prefix=${top.slice(0, 3)}&limit=100` })).json();
+    t.ok(
+      genes.items.some((g: { gene: string }) => g.gene === top),
+      `${top} is found by its prefix (${genes.total} matches)`,
+    );
+    const expr = await p.app.inject({ url: `/api/v1/runs/${id}/expression?gene=${top}` });
+    t.equal(expr.statusCode, 200);
+    const body = expr.rawPayload;
+    const col = decodeExpression(body.buffer.slice(body.byteOffset, body.byteOffset + body.length) as ArrayBuffer, top);
+    t.equal(col.values.length, table.numRows, 'a value for every cell of the cells route');
+    const expressing = col.values.filter((v) => v > 0).length;
+    t.equal(expressing, genes.items.find((g: { gene: string }) => g.gene === top).cells, 'as many expressing cells as the gene list says');
+    t.ok(body.length <= EXPRESSION_HEADER_BYTES + 4 * expressing, `${body.length} bytes for ${expressing} expressing cells`);
   },
 );

@@ -160,6 +160,7 @@ t.test('a store that presigns URLs answers with one and reads nothing itself', a
     },
     read: async () => Buffer.alloc(0),
     stream: async function* () {},
+    readRange: async () => Buffer.alloc(0),
     url: async (uri, expires) => `https://example.invalid/${uri}?expires=${expires}`,
   };
   const output = { path: 'a/b.csv', kind: 'metrics', sample: null, size: 3, sha256: 'f'.repeat(64) };

@@ -146,6 +146,8 @@ export interface Recorded {
   method: string;
   path: string;
   target: string | undefined;
+  /** The Range header of a ranged GET. */
+  range?: string;
 }
 
 export interface RecordingProxy {
@@ -167,7 +169,12 @@ export async function recordingProxy(t: Test, target: string): Promise<Recording
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const r: Recorded = { method: req.method ?? '', path: req.url ?? '', target: req.headers['x-amz-target'] as string | undefined };
+      const r: Recorded = {
+        method: req.method ?? '',
+        path: req.url ?? '',
+        target: req.headers['x-amz-target'] as string | undefined,
+        range: req.headers.range,
+      };
       state.requests.push(r);
       const f = state.fault;
       if (f?.match(r)) {

@@ -3,13 +3,17 @@
 // and QC served; a missing object, a wrong checksum and a samplesheet naming a missing object are precise 4xx
 // answers that name the object and leave nothing written.
 import { createHash, randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Dictionary, Float32, Int32, Table, tableFromIPC, tableToIPC, Utf8, vectorFromArray } from 'apache-arrow';
 import t from 'tap';
 import { S3ResultStore } from '../../api/src/adapters/s3-results.js';
+import { decodeExpression } from '../../ui/src/lib/expression.js';
 import { platformFor } from '../api/helpers.js';
+import { makeExpressionFiles } from '../helpers/expression-files.js';
 import { repoRoot } from '../helpers/paths.js';
 import { readZip } from '../helpers/zip.js';
 import { fakeCredentials } from '../infra/moto.js';
@@ -190,6 +194,52 @@ t.test('a wrong checksum or a missing object is a 422 naming the object; nothing
   t.equal(m.statusCode, 422);
   t.match(m.json().message, `output missing: qc/a_metrics.csv (s3://${names.resultsBucket}/${missing.prefix}/qc/a_metrics.csv)`);
   t.equal((await p.app.inject({ url: `/api/v1/runs/${missing.id}/samples` })).json().items.length, 0);
+});
+
+t.test("one gene's expression is read from S3 by ranged GETs, never the whole object", async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'scrna-s3-expr-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const made = await makeExpressionFiles(dir);
+  const out: Record<string, { body: Uint8Array; kind: string }> = {};
+  for (const [rel, kind] of [
+    ['integration/cells.arrow', 'cells'],
+    ['integration/expression.arrow', 'expression'],
+    ['integration/genes.arrow', 'genes'],
+  ] as const)
+    out[rel] = { body: await readFile(path.join(dir, path.basename(rel))), kind };
+  const { id, prefix } = await runWithResults(async (prefix) => {
+    for (const [rel, f] of Object.entries(out)) await upload(prefix, rel, f.body);
+    const outputs = Object.entries(out).map(([p, f]) => ({
+      path: p,
+      kind: f.kind,
+      sample: null,
+      size: f.body.length,
+      sha256: sha(f.body),
+    }));
+    await upload(prefix, 'manifest.json', JSON.stringify({ ...manifest(), outputs }));
+  });
+  t.equal((await ingest(id)).statusCode, 200);
+  const before = requestsFor(prefix, 'integration/expression.arrow').length;
+  const r = await p.app.inject({ url: `/api/v1/runs/${id}/expression?gene=Cd3e` });
+  t.equal(r.statusCode, 200, r.body);
+  const col = decodeExpression(
+    r.rawPayload.buffer.slice(r.rawPayload.byteOffset, r.rawPayload.byteOffset + r.rawPayload.length) as ArrayBuffer,
+    'Cd3e',
+  );
+  const truth = made.truth.Cd3e!;
+  t.same(
+    Array.from(col.values.keys()).filter((i) => col.values[i]! > 0),
+    truth.cells,
+    'expressed in exactly the cells of the matrix',
+  );
+  const gets = requestsFor(prefix, 'integration/expression.arrow')
+    .slice(before)
+    .filter((q) => q.method === 'GET');
+  t.ok(gets.length >= 2 && gets.length <= 4, `${gets.length} GETs (footer, then the gene)`);
+  t.ok(
+    gets.every((q) => /^bytes=\d+-\d+$/.test(q.range ?? '')),
+    `each ranged: ${gets.map((q) => q.range).join(', ')}`,
+  );
 });
 
 t.test('a samplesheet naming an S3 object that does not exist is refused with its row and key', async (t) => {

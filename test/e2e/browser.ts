@@ -90,3 +90,26 @@ export async function colourSignature(page: Page, png: Buffer): Promise<Record<s
     return out;
   }, png.toString('base64'));
 }
+
+/**
+ * The RGB drawn at each (x, y) CSS pixel of a canvas (2D or WebGL with a preserved drawing buffer), read from the
+ * canvas itself: white where nothing is drawn.
+ */
+export async function canvasPixelsAt(page: Page, testId: string, points: [number, number][]): Promise<[number, number, number][]> {
+  return page.getByTestId(testId).evaluate((el, pts) => {
+    const src = el as HTMLCanvasElement;
+    const r = src.getBoundingClientRect();
+    const copy = document.createElement('canvas');
+    copy.width = Math.round(r.width);
+    copy.height = Math.round(r.height);
+    const ctx = copy.getContext('2d')!;
+    ctx.fillStyle = '#fff';
+    ctx.fillRect(0, 0, copy.width, copy.height);
+    ctx.drawImage(src, 0, 0, copy.width, copy.height);
+    const d = ctx.getImageData(0, 0, copy.width, copy.height).data;
+    return pts.map(([x, y]) => {
+      const i = 4 * (Math.min(copy.height - 1, Math.max(0, y)) * copy.width + Math.min(copy.width - 1, Math.max(0, x)));
+      return [d[i]!, d[i + 1]!, d[i + 2]!] as [number, number, number];
+    });
+  }, points);
+}

@@ -6,6 +6,7 @@ import path from 'node:path';
 import t from 'tap';
 import { artifactsDir } from '../helpers/paths.js';
 import { nonBackgroundShare } from './browser.js';
+import { markerGenesLightUp } from './marker-genes.js';
 import { browserSession } from './platform.js';
 
 // Nextflow + STARsolo + Scanpy on 2 shared cores: the test profile takes minutes.
@@ -174,5 +175,9 @@ t.test('Cells: the embedding is drawn from the Arrow stream', async (t) => {
     ['SYN1', 'SYN2'],
   );
   await page.screenshot({ path: path.join(shots, 'cells.png') });
+});
+
+t.test("Cells: a cell type's marker gene lights up that type's cells; the marker table names each type's markers", async (t) => {
+  await markerGenesLightUp(t, page, base, runId, shots);
   t.same(pageErrors, [], 'no page errors');
 });

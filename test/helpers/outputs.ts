@@ -29,7 +29,8 @@ export function sampleOutputs(): Record<string, { kind: string; sample: string |
   };
 }
 
-export async function writeOutdir(outdir: string, files = sampleOutputs()): Promise<WrittenOutput[]> {
+/** `extra`: further manifest fields (an integration block). */
+export async function writeOutdir(outdir: string, files = sampleOutputs(), extra: Record<string, unknown> = {}): Promise<WrittenOutput[]> {
   const outputs: WrittenOutput[] = [];
   for (const [rel, f] of Object.entries(files)) {
     await mkdir(path.dirname(path.join(outdir, rel)), { recursive: true });
@@ -42,6 +43,7 @@ export async function writeOutdir(outdir: string, files = sampleOutputs()): Prom
     params: {},
     samples: [{ sample: 'pbmc1' }, { sample: 'pbmc2' }],
     outputs: outputs.map(({ bytes: _, ...o }) => o),
+    ...extra,
   };
   await writeFile(path.join(outdir, 'manifest.json'), JSON.stringify(manifest));
   return outputs.sort((a, b) => (a.path < b.path ? -1 : 1));

@@ -18,7 +18,9 @@ interface Manifest {
   }[];
   params: Record<string, unknown>;
   integration: {
+    n_cells: number;
     label_key: string;
+    markers?: { key: string; method: string; clusters: { cluster: string; genes: { gene: string }[] }[] };
     metrics: Record<string, { before: number; after: number }>;
     leiden_resolution: number;
     clusterings: { resolution: number; key: string; n_clusters: number; metrics: Record<string, { before: number; after: number }> }[];
@@ -256,4 +258,61 @@ print(json.dumps({s: {"n": len(g), "cells": int(g.is_cell.sum()), "max_rank": in
     t.ok(v.monotone, 'UMI counts fall with rank');
     t.ok(v.cells > 100);
   }
+});
+
+t.test("each cluster's top markers are the generator's markers of the cell type it matches (ARI-matched ids)", async (t) => {
+  const markers = manifest?.integration.markers;
+  t.ok(markers, 'the manifest carries markers');
+  if (!markers) return;
+  t.match(markers, { key: 'leiden', method: 'wilcoxon' });
+  // Clusters and cell types paired by the assignment that maximises shared cells (the ARI's contingency table).
+  const m = await python<{ pairs: Record<string, string>; markers: Record<string, string[]> }>(
+    `import json, sys, numpy as np, pandas as pd, pyarrow as pa
+from scipy.optimize import linear_sum_assignment
+t = pa.ipc.open_file(sys.argv[1]).read_all()
+ct = pd.crosstab(pd.Series(t["leiden"].to_pylist(), name="c"), pd.Series(t["cell_type"].to_pylist(), name="t"))
+rows, cols = linear_sum_assignment(-ct.to_numpy())
+gen = pd.read_csv(sys.argv[2])
+print(json.dumps({"pairs": {str(ct.index[r]): str(ct.columns[c]) for r, c in zip(rows, cols)},
+  "markers": {k: sorted(g.gene_name) for k, g in gen.groupby("cell_type")}}))`,
+    [res('integration/cells.arrow'), res('testdata/markers.csv')],
+  );
+  t.equal(Object.keys(m.markers).length, 4, 'the generator made 4 cell types');
+  t.equal(new Set(Object.values(m.pairs)).size, 4, 'every cell type matches a cluster');
+  for (const [cluster, type] of Object.entries(m.pairs)) {
+    const want = m.markers[type] ?? [];
+    const got = markers.clusters.find((c) => c.cluster === cluster)?.genes.map((g) => g.gene) ?? [];
+    t.same(got.slice(0, want.length).sort(), want, `cluster ${cluster} (${type}): its top ${want.length} are the generator's markers`);
+  }
+});
+
+t.test('expression.arrow holds every gene of the h5ad, one record batch each, in cells.arrow order', async (t) => {
+  const r = await python<{ batches: number; genes: number; same_names: boolean; worst: number; same_cells: boolean; rows: number }>(
+    `import json, sys, numpy as np, pyarrow as pa, anndata as ad, scipy.sparse as sp
+a = ad.read_h5ad(sys.argv[1])
+f = pa.ipc.open_file(sys.argv[2])
+genes = pa.ipc.open_file(sys.argv[3]).read_all()
+cells = pa.ipc.open_file(sys.argv[4]).read_all()
+x = sp.csc_matrix(a.X)
+worst = 0.0
+for g in range(a.n_vars):
+    b = f.get_batch(g)
+    dense = np.zeros(a.n_obs, dtype=np.float32)
+    dense[b["cell"].to_numpy()] = b["value"].to_numpy()
+    worst = max(worst, float(np.abs(dense - x[:, g].toarray().ravel()).max()))
+print(json.dumps({"batches": f.num_record_batches, "genes": a.n_vars, "same_names": genes["gene"].to_pylist() == list(a.var_names),
+  "worst": worst, "rows": int(f.schema.metadata[b"n_cells"]),
+  "same_cells": [s + ":" + b for s, b in zip(cells["sample"].to_pylist(), cells["barcode"].to_pylist())] == list(a.obs["sample"].astype(str) + ":" + a.obs["barcode"].astype(str))}))`,
+    [
+      res('integration/integrated.h5ad'),
+      res('integration/expression.arrow'),
+      res('integration/genes.arrow'),
+      res('integration/cells.arrow'),
+    ],
+  );
+  t.equal(r.batches, r.genes, `${r.genes} genes, one record batch each`);
+  t.ok(r.same_names, 'genes.arrow names the batches in the order of the h5ad');
+  t.equal(r.worst, 0, 'values equal the log-normalised matrix');
+  t.ok(r.same_cells, 'cells in the order of cells.arrow');
+  t.equal(r.rows, manifest?.integration.n_cells, 'n_cells in its metadata');
 });

@@ -4,8 +4,10 @@ on the batch key, neighbours, UMAP, Leiden at several resolutions, and integrati
 ARI/NMI) before and after Harmony at each resolution. Sparse throughout: counts stay CSR, PCA uses scanpy's
 implicit centring, Harmony works on PCs.
 
-Writes integrated.h5ad, cells.arrow (Arrow IPC file, one row per cell), barcode_ranks.arrow and
-integration.json (the manifest's integration block)."""
+Writes integrated.h5ad, cells.arrow (Arrow IPC file, one row per cell), barcode_ranks.arrow, integration.json (the
+manifest's integration block, with the marker genes of each Leiden cluster), and each gene's log-normalised expression
+as expression.arrow (one record batch per gene: the expressing cells' rows of cells.arrow and their values) with its
+gene index genes.arrow (row i names record batch i)."""
 
 import argparse
 import json
@@ -23,6 +25,9 @@ from scib_metrics import clisi_knn, ilisi_knn
 from scib_metrics.nearest_neighbors import NeighborsResults
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from sklearn.neighbors import NearestNeighbors
+
+from cluster_markers import rank_markers
+from expression_file import write_expression
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 LISI_K = 90  # scib's default neighbourhood (3 x perplexity 30), capped by the cell count below
@@ -171,7 +176,9 @@ def main():
         "metrics": default["metrics"], "leiden_resolution": a.leiden_resolution, "clusterings": clusterings,
         "harmony": batch_key is not None, "n_pcs": n_pcs, "n_hvg": int(adata.var["highly_variable"].sum()),
         "hvg_flavor": a.hvg_flavor, "hvg_span": span, "hvg_batch_key": batch_key,
+        "markers": rank_markers(adata, "leiden"),
     }
+    write_expression(adata.X, adata.var_names)
     adata.write_h5ad("integrated.h5ad", compression="gzip")
 
     obs = adata.obs

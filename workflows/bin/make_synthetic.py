@@ -6,7 +6,8 @@ with MT- genes), 10x v2 FASTQs (R1 = 16 bp barcode from the real 737K-august-201
 R2 = 90 bp from the 3' end of the transcript, sense strand) for several samples in two batches, cell types
 with distinct marker genes, a per-gene multiplicative batch effect, empty droplets holding ambient molecules,
 a few damaged (high mitochondrial) cells, substitution sequencing errors, and the truth: truth.csv
-(sample, batch, barcode, is_cell, cell_type, true_umis) and true_counts.tsv.gz (sample, barcode, gene_id, count).
+(sample, batch, barcode, is_cell, cell_type, true_umis), true_counts.tsv.gz (sample, barcode, gene_id, count) and
+markers.csv (cell_type, gene_id, gene_name: the genes each type expresses 12x above the others).
 """
 
 import argparse
@@ -82,12 +83,13 @@ def expression_profiles(rng, n_genes, n_mt, markers_per_type):
     base = rng.lognormal(0.0, 0.8, n_genes)
     profiles = np.tile(base, (len(CELL_TYPES), 1))
     order = rng.permutation(n_genes)
+    markers = {}
     for t in range(len(CELL_TYPES)):
-        markers = order[t * markers_per_type : (t + 1) * markers_per_type]
-        profiles[t, markers] *= 12.0
+        markers[CELL_TYPES[t]] = order[t * markers_per_type : (t + 1) * markers_per_type]
+        profiles[t, markers[CELL_TYPES[t]]] *= 12.0
     profiles /= profiles.sum(axis=1, keepdims=True)
     mt = rng.lognormal(0.0, 0.5, n_mt)
-    return profiles, mt / mt.sum()
+    return profiles, mt / mt.sum(), markers
 
 
 def sample_molecules(rng, probs, n):
@@ -127,7 +129,7 @@ def main():
     chroms, genes, tx, lengths = build_genome(rng, a.genes)
     write_reference(a.outdir, chroms, genes)
     n_mt = len(MT_GENES)
-    profiles, mt_profile = expression_profiles(rng, a.genes, n_mt, markers_per_type=8)
+    profiles, mt_profile, markers = expression_profiles(rng, a.genes, n_mt, markers_per_type=8)
     batch_effect = {"batchA": np.ones(a.genes), "batchB": rng.lognormal(0.0, 0.6, a.genes)}
 
     opener = gzip.open if a.whitelist.endswith(".gz") else open
@@ -199,6 +201,9 @@ def main():
         f.write("sample,batch,barcode,is_cell,cell_type,true_umis\n" + "\n".join(truth_rows) + "\n")
     with gzip.open(os.path.join(a.outdir, "true_counts.tsv.gz"), "wt") as f:
         f.write("sample\tbarcode\tgene_id\tcount\n" + "\n".join(count_rows) + "\n")
+    with open(os.path.join(a.outdir, "markers.csv"), "w") as f:
+        f.write("cell_type,gene_id,gene_name\n")
+        f.writelines(f"{t},{genes[g]['id']},{genes[g]['name']}\n" for t, gs in markers.items() for g in sorted(gs))
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ class Manifest {
             ],
             params: cleanParams,
             samples: samples,
-            integration: slurp(outdir.resolve('integration/integration.json')).subMap(['n_cells', 'n_genes', 'n_clusters', 'batch_key', 'label_key', 'metrics', 'leiden_resolution', 'clusterings']),
+            integration: slurp(outdir.resolve('integration/integration.json')).subMap(['n_cells', 'n_genes', 'n_clusters', 'batch_key', 'label_key', 'metrics', 'leiden_resolution', 'clusterings', 'markers']),
             methods: methods(cleanParams, projectDir),
             outputs: outputs(outdir, projectDir),
         ]

@@ -1,4 +1,5 @@
-// Normalise, batch-aware HVG, PCA, Harmony, neighbours, UMAP, Leiden and integration metrics (bin/integrate.py).
+// Normalise, batch-aware HVG, PCA, Harmony, neighbours, UMAP, Leiden, integration metrics, marker genes per cluster and
+// the per-gene expression file (bin/integrate.py).
 // The label column (free text) arrives as the settings JSON on stdin and inputs are reached through globs over
 // their staging folders, so the script text holds no user value.
 process SCANPY_INTEGRATE {
@@ -16,6 +17,8 @@ process SCANPY_INTEGRATE {
     path 'cells.arrow',          emit: cells
     path 'barcode_ranks.arrow',  emit: barcode_ranks
     path 'integration.json',     emit: metrics
+    path 'expression.arrow',     emit: expression // one record batch per gene (rows of genes.arrow)
+    path 'genes.arrow',          emit: genes
 
     script:
     def args = task.ext.args ?: '' // conf/modules.config: batch key, HVG, PCA, Harmony, neighbours, Leiden, seed
@@ -26,7 +29,7 @@ process SCANPY_INTEGRATE {
 
     stub:
     """
-    touch integrated.h5ad cells.arrow barcode_ranks.arrow
+    touch integrated.h5ad cells.arrow barcode_ranks.arrow expression.arrow genes.arrow
     echo '{}' > integration.json
     """
 }

@@ -1,6 +1,6 @@
 // ResultStore on S3: a run's outdir is s3://bucket/prefix. Sizes from HeadObject; the SHA-256 S3 already holds
 // (objects uploaded with ChecksumAlgorithm SHA256) from GetObjectAttributes, so checksums are verified without a
-// second download; reads and ranged streams from GetObject.
+// second download; reads, ranged reads and ranged streams from GetObject.
 
 import { GetObjectAttributesCommand, GetObjectCommand, HeadObjectCommand, NoSuchKey, NotFound, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -55,6 +55,13 @@ export class S3ResultStore implements ResultStore {
     }
     const o = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: start > 0 ? `bytes=${start}-` : undefined }));
     for await (const chunk of o.Body as AsyncIterable<Uint8Array>) yield Buffer.from(chunk);
+  }
+
+  async readRange(uri: string, start: number, length: number): Promise<Buffer> {
+    if (length <= 0) return Buffer.alloc(0);
+    const { bucket, key } = parseS3(uri);
+    const o = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${start + length - 1}` }));
+    return Buffer.from(await o.Body!.transformToByteArray());
   }
 
   /**

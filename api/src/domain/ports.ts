@@ -226,6 +226,8 @@ export interface ResultStore {
   read(uri: string): Promise<Buffer>;
   /** The file's bytes from `start` (default 0) to its end. */
   stream(uri: string, start?: number): AsyncIterable<Buffer>;
+  /** `length` bytes from `start` (fewer at the end of the file): random access without reading the rest. */
+  readRange(uri: string, start: number, length: number): Promise<Buffer>;
   /** The SHA-256 (hex) the store already holds for the file (S3 checksums), or null: then the bytes are hashed. */
   storedSha256?(uri: string): Promise<string | null>;
   /**

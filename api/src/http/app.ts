@@ -13,6 +13,7 @@ import type { Authenticator } from '../domain/auth.js';
 import { DomainError, isUnavailable } from '../domain/errors.js';
 import type { EventAccess } from '../domain/event-access.js';
 import type { EventIngester } from '../domain/event-ingester.js';
+import type { ExpressionService } from '../domain/expression.js';
 import type { RunNotifier } from '../domain/notifier.js';
 import type { OutputService } from '../domain/outputs.js';
 import type { LogSource } from '../domain/ports.js';
@@ -26,6 +27,7 @@ import { errorReply, STATUS_OF } from './errors.js';
 import { installJsonParser } from './json-body.js';
 import { DEFAULT_BODY_LIMIT } from './limits.js';
 import { eventRoutes } from './routes/events.js';
+import { expressionRoutes } from './routes/expression.js';
 import { miscRoutes } from './routes/misc.js';
 import { outputRoutes } from './routes/outputs.js';
 import { resultRoutes } from './routes/results.js';
@@ -41,6 +43,7 @@ export interface Services {
   results: ResultsService;
   outputs: OutputService;
   webhooks: WebhookService;
+  expression: ExpressionService;
   ingester: EventIngester;
   auth: Authenticator;
   eventAccess: EventAccess;
@@ -153,7 +156,17 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   });
   app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { access: 'open' } }, async () => app.swagger());
 
-  for (const routes of [runRoutes, eventRoutes, resultRoutes, outputRoutes, miscRoutes, sessionRoutes, webhookRoutes, timelineRoutes])
+  for (const routes of [
+    runRoutes,
+    eventRoutes,
+    resultRoutes,
+    outputRoutes,
+    expressionRoutes,
+    miscRoutes,
+    sessionRoutes,
+    webhookRoutes,
+    timelineRoutes,
+  ])
     await app.register(routes, { prefix: '/api/v1' });
 
   const ui = services.uiBuildDir;

@@ -1,6 +1,7 @@
 // Typed client for the platform API (/api/v1). Every screen talks to the server through this module only.
 import { type Table, tableFromIPC } from 'apache-arrow';
 import type { paths } from './api-types.js';
+import { decodeExpression } from './expression.js';
 
 export const BASE = '/api/v1';
 
@@ -30,6 +31,8 @@ export type RunOutput = Get<'/api/v1/runs/{id}/outputs'>['items'][number];
 export type WebhookSubscription = Get<'/api/v1/webhooks'>['items'][number];
 export type WebhookDelivery = Get<'/api/v1/webhooks/{id}/deliveries'>['items'][number];
 export type NewWebhook = Json<paths['/api/v1/webhooks']['post']['requestBody']>;
+export type GeneMatches = Get<'/api/v1/runs/{id}/genes'>;
+export type Markers = Get<'/api/v1/runs/{id}/markers'>;
 
 // Records keyed by the generated unions, so a status added to the API fails the type check until listed here.
 const keys = <K extends string>(r: Record<K, true>) => Object.keys(r) as K[];
@@ -136,6 +139,13 @@ export function client(f: Fetch) {
     cells: (id: string, columns: string[]) => arrow(`/runs/${enc(id)}/cells${query({ columns: columns.join(',') })}`),
     barcodeRanks: (id: string) => arrow(`/runs/${enc(id)}/barcode-ranks`),
     timeline: (id: string) => arrow(`/runs/${enc(id)}/timeline`),
+    genes: (id: string, prefix: string, limit = 20) => json<GeneMatches>(`/runs/${enc(id)}/genes${query({ prefix, limit })}`),
+    markers: (id: string) => json<Markers>(`/runs/${enc(id)}/markers`),
+    /** One gene's values for every cell, in the order of `cells`, as a numeric column. */
+    expression: async (id: string, gene: string) => {
+      const buf = await (await request(`/runs/${enc(id)}/expression${query({ gene })}`)).arrayBuffer();
+      return { column: decodeExpression(buf, gene), bytes: buf.byteLength };
+    },
     outputs: async (id: string) => (await json<Get<'/api/v1/runs/{id}/outputs'>>(`/runs/${enc(id)}/outputs`)).items,
     outputUrl: (id: string, path: string) => `${BASE}/runs/${enc(id)}/outputs/${path.split('/').map(enc).join('/')}`,
     outputsZipUrl: (id: string) => `${BASE}/runs/${enc(id)}/outputs.zip`,

@@ -13,7 +13,7 @@ let last: { key: string; cells: Promise<Cells> } | null = null;
 export const load: PageLoad = async ({ params, url, fetch, depends, parent }) => {
   depends(runDependency(params.id));
   const { run } = await parent();
-  if (run.status !== 'COMPLETED') return { cells: null, choices: colourChoices(null), outputs: [] };
+  if (run.status !== 'COMPLETED') return { cells: null, choices: colourChoices(null), outputs: [], markers: null };
   // The integration block names the run's clusterings (one cells column per Leiden resolution); a run without one
   // still shows its cells with the fixed choices.
   const choices = colourChoices(
@@ -32,9 +32,14 @@ export const load: PageLoad = async ({ params, url, fetch, depends, parent }) =>
       if (last?.cells === cells) last = null;
     });
   }
-  // The file links are an extra: without them the embedding still shows.
-  const outputs = await client(fetch)
-    .outputs(params.id)
-    .catch(() => []);
-  return { cells: await last.cells, choices, outputs };
+  // The file links and the marker genes are extras: without them the embedding still shows.
+  const [outputs, markers] = await Promise.all([
+    client(fetch)
+      .outputs(params.id)
+      .catch(() => []),
+    client(fetch)
+      .markers(params.id)
+      .catch(() => null),
+  ]);
+  return { cells: await last.cells, choices, outputs, markers };
 };
