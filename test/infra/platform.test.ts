@@ -4,8 +4,11 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import t from 'tap';
+import { DEPLOYED_ENV } from '../../api/src/aws-env.js';
 import { nagPacks } from '../../infra/src/app.js';
 import { acknowledgeFindings, SUPPRESSIONS } from '../../infra/src/nag.js';
+import { RDS_CA_BUNDLE } from '../../infra/src/stacks/api.js';
+import { HEAD_IMAGE_ENV } from '../../infra/src/stacks/batch.js';
 import { run } from '../helpers/exec.js';
 import { synthesize } from './platform.js';
 
@@ -33,7 +36,7 @@ t.test('network: two AZs of public/private/isolated subnets, endpoints, flow log
   const subnets = Object.values(resourcesOf(tpl.network)).filter((r) => r.Type === 'AWS::EC2::Subnet');
   t.equal(subnets.length, 6);
   tpl.network.resourceCountIs('AWS::EC2::FlowLog', 1);
-  tpl.network.resourceCountIs('AWS::EC2::VPCEndpoint', 8); // S3 gateway + 7 interface endpoints
+  tpl.network.resourceCountIs('AWS::EC2::VPCEndpoint', 11); // S3 gateway + 10 interface endpoints
   tpl.network.hasResourceProperties('AWS::EC2::VPCEndpoint', { ServiceName: 'com.amazonaws.eu-west-1.batch', PrivateDnsEnabled: true });
   tpl.network.hasResourceProperties('AWS::EC2::NetworkAclEntry', {
     RuleNumber: 100,
@@ -147,7 +150,7 @@ t.test('batch: the head queue uses only on-demand capacity; tasks run on spot; s
       Image: Match.anyValue(),
       JobRoleArn: Match.anyValue(),
       Environment: Match.arrayWith([
-        { Name: 'SCRNA_API_URL', Value: 'http://api.scrna.internal:8080' },
+        { Name: 'SCRNA_API_URL', Value: 'https://scrna.example.org' },
         { Name: 'SCRNA_BATCH_TASK_QUEUE', Value: Match.anyValue() },
         { Name: 'SCRNA_BATCH_LOG_GROUP', Value: Match.anyValue() },
       ]),
@@ -181,9 +184,9 @@ t.test('api: Fargate service behind HTTPS, health check, secrets from Secrets Ma
     [8080],
   );
   const secretNames = (c: Record<string, unknown>) => (c.Secrets as { Name: string; ValueFrom: unknown }[]).map((s) => s.Name).sort();
-  t.same(secretNames(service), ['PGDATABASE', 'PGHOST', 'PGPASSWORD', 'PGPORT', 'PGUSER', 'SCRNA_ADMIN_TOKEN']);
-  t.same(secretNames(migrate), ['PGDATABASE', 'PGHOST', 'PGPASSWORD', 'PGPORT', 'PGUSER']);
-  t.same(migrate.Command, ['node', 'api/bin/scrna.js', 'migrate']);
+  t.same(secretNames(service), ['SCRNA_ADMIN_TOKEN'], 'database logins are read per connection, not injected at start');
+  t.notOk(migrate.Secrets, 'the migration task reads its logins itself');
+  t.same(migrate.Command, ['node', 'api/dist/cli.js', 'migrate']);
   const env = Object.fromEntries((service.Environment as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]));
   t.match(env, {
     PORT: '8080',
@@ -205,9 +208,10 @@ t.test('api: Fargate service behind HTTPS, health check, secrets from Secrets Ma
     t.ok(env[k], `${k} is set`);
   }
   t.notOk(
-    Object.keys(env).some((k) => /PASSWORD|TOKEN|SECRET/.test(k)),
+    Object.keys(env).some((k) => /PASSWORD|TOKEN/.test(k)),
     'no credential is a plain environment variable',
   );
+  for (const [k, v] of Object.entries(env)) if (/SECRET/.test(k)) t.type(v, 'object', `${k} names a secret (a reference), it holds none`);
   tpl.api.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 2, MaxCapacity: 6 });
   tpl.api.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/scrna/api', RetentionInDays: 365, KmsKeyId: Match.anyValue() });
 });
@@ -275,7 +279,7 @@ t.test('triggers: only FASTQ keys in the raw bucket reach the bundled Lambda; re
     DeadLetterConfig: Match.anyValue(),
     VpcConfig: Match.anyValue(),
     Environment: {
-      Variables: Match.objectLike({ SCRNA_PUBLIC_URL: 'http://api.scrna.internal:8080', SCRNA_FASTQ_SUFFIXES: '.fastq.gz,.fq.gz' }),
+      Variables: Match.objectLike({ SCRNA_PUBLIC_URL: 'https://scrna.example.org', SCRNA_FASTQ_SUFFIXES: '.fastq.gz,.fq.gz' }),
     },
   });
   tpl.triggers.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumRetryAttempts: 2 });
@@ -312,6 +316,168 @@ t.test('observability: failed-run and stuck-queue alarms to an encrypted topic, 
       }
     }
   }
+});
+
+type Statement = { Sid?: string; Principal?: unknown; Action: string | string[]; Resource: unknown; Condition?: unknown };
+const containerOf = (name: string) =>
+  Object.values(resourcesOf(tpl.api))
+    .filter((r) => r.Type === 'AWS::ECS::TaskDefinition')
+    .flatMap((r) => r.Properties.ContainerDefinitions as { Name: string; Environment: { Name: string; Value: unknown }[] }[])
+    .find((c) => c.Name === name)!;
+const envOf = (name: string) => Object.fromEntries(containerOf(name).Environment.map((e) => [e.Name, e.Value]));
+const idOf = (template: Template, type: string, pattern: RegExp) =>
+  Object.entries(resourcesOf(template)).find(([id, r]) => r.Type === type && pattern.test(id))![0];
+
+t.test('security review: auth on, TLS only, database logins from Secrets Manager with TLS verified', async (t) => {
+  const api = envOf('api');
+  t.equal(api[DEPLOYED_ENV.requireAuth], '1', 'the deployed API requires tokens');
+  t.equal(api[DEPLOYED_ENV.databaseCaBundle], RDS_CA_BUNDLE, 'TLS to the database is verified against the bundle in the image');
+  t.match(JSON.stringify(api[DEPLOYED_ENV.databaseSecret]), /AppSecret/, 'the API logs in with the application secret');
+  t.notOk(api.PGSSLMODE, 'no unverified sslmode');
+  t.notOk(api[DEPLOYED_ENV.databaseMasterSecret], 'the API never sees the master login');
+  t.match(
+    JSON.stringify(envOf('migrate')[DEPLOYED_ENV.databaseMasterSecret]),
+    /database:ExportsOutputRefSecret/,
+    'the migration task has the master secret',
+  );
+  // Every listener is HTTPS, or the port-80 redirect to it.
+  const listeners = Object.values(resourcesOf(tpl.api)).filter((r) => r.Type === 'AWS::ElasticLoadBalancingV2::Listener');
+  t.equal(listeners.length, 3, 'public HTTPS, public redirect, internal HTTPS');
+  for (const l of listeners) {
+    const redirect = JSON.stringify(l.Properties.DefaultActions).includes('"Protocol":"HTTPS"') && l.Properties.Port === 80;
+    t.ok(l.Properties.Protocol === 'HTTPS' || redirect, `listener on ${l.Properties.Port} is TLS or a redirect to it`);
+    if (l.Properties.Protocol === 'HTTPS') t.ok(l.Properties.Certificates, 'with the ACM certificate');
+  }
+  tpl.api.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { Scheme: 'internal' });
+  tpl.api.hasResourceProperties('AWS::Route53::HostedZone', { Name: 'scrna.example.org.', VPCs: Match.anyValue() });
+  // The multi-user rotation of the application login, next to the master's single-user rotation.
+  tpl.database.resourceCountIs('AWS::SecretsManager::RotationSchedule', 2);
+  tpl.database.hasResourceProperties('AWS::SecretsManager::Secret', {
+    Name: 'scrna/database-app',
+  });
+  t.match(JSON.stringify(resourcesOf(tpl.database)), /\\"username\\":\\"scrna_app\\"/, 'the application user is scrna_app');
+  tpl.database.hasResource('AWS::RDS::DBInstance', { DeletionPolicy: 'Snapshot', UpdateReplacePolicy: 'Snapshot' });
+});
+
+t.test('security review: security groups per instance kind; only head instances and the trigger reach the API', async (t) => {
+  const batch = resourcesOf(tpl.batch);
+  const head = idOf(tpl.batch, 'AWS::EC2::SecurityGroup', /^HeadInstanceSg/);
+  const task = idOf(tpl.batch, 'AWS::EC2::SecurityGroup', /^TaskInstanceSg/);
+  const ces = Object.values(batch).filter((r) => r.Type === 'AWS::Batch::ComputeEnvironment');
+  const sgOf = (name: string) =>
+    JSON.stringify(
+      (ces.find((c) => c.Properties.ComputeEnvironmentName === name)!.Properties.ComputeResources as { SecurityGroupIds: unknown })
+        .SecurityGroupIds,
+    );
+  t.match(sgOf('scrna-head'), head);
+  t.match(sgOf('scrna-tasks'), task);
+  t.notMatch(sgOf('scrna-tasks'), head);
+  type Egress = { CidrIp?: string; DestinationPrefixListId?: string; FromPort: number };
+  for (const id of [head, task]) {
+    const egress = [
+      ...((batch[id]!.Properties.SecurityGroupEgress ?? []) as Egress[]),
+      ...Object.values(batch)
+        .filter((r) => r.Type === 'AWS::EC2::SecurityGroupEgress' && JSON.stringify(r.Properties.GroupId).includes(id))
+        .map((r) => r.Properties as unknown as Egress),
+    ];
+    t.ok(egress.length >= 2, `${id}: ${egress.length} egress rules`);
+    t.notOk(
+      egress.some((e) => e.CidrIp === '0.0.0.0/0'),
+      `${id}: no egress to the internet`,
+    );
+    t.ok(
+      egress.every((e) => e.FromPort === 443),
+      `${id}: HTTPS only`,
+    );
+    t.ok(
+      egress.some((e) => e.DestinationPrefixListId === 'pl-6da54004'),
+      `${id}: S3 through the gateway prefix list`,
+    );
+  }
+  // The API tasks admit only the two load balancers; the internal one only head instances and API clients.
+  const apiRes = resourcesOf(tpl.api);
+  const ingressTo = (sg: RegExp) =>
+    Object.values(apiRes)
+      .filter((r) => r.Type === 'AWS::EC2::SecurityGroupIngress' && sg.test(JSON.stringify(r.Properties.GroupId)))
+      .map((r) => JSON.stringify(r.Properties.SourceSecurityGroupId));
+  const service = ingressTo(/ServiceSg/);
+  t.equal(service.length, 2);
+  t.ok(
+    service.every((src) => /AlbSg|InternalAlbSg/.test(src)),
+    'service: only from the load balancers',
+  );
+  const internal = ingressTo(/InternalAlbSg/);
+  t.equal(internal.length, 2);
+  t.ok(
+    internal.some((src) => src.includes('HeadInstanceSg')),
+    'internal ALB: from head instances',
+  );
+  t.ok(
+    internal.some((src) => src.includes('ClientSg')),
+    'internal ALB: from API clients (the trigger)',
+  );
+  t.notOk(
+    JSON.stringify(Object.values(apiRes).filter((r) => r.Type === 'AWS::EC2::SecurityGroupIngress')).includes('TaskInstanceSg'),
+    'task instances cannot reach the API',
+  );
+  // IMDSv2 with one hop: containers cannot read the instance role.
+  tpl.batch.hasResourceProperties('AWS::EC2::LaunchTemplate', {
+    LaunchTemplateData: Match.objectLike({ MetadataOptions: { HttpTokens: 'required', HttpPutResponseHopLimit: 1 } }),
+  });
+  const env = (
+    JSON.parse(
+      JSON.stringify(Object.values(batch).find((r) => r.Type === 'AWS::Batch::JobDefinition')!.Properties.ContainerProperties),
+    ) as {
+      Environment: { Name: string; Value: string }[];
+    }
+  ).Environment;
+  t.match(Object.fromEntries(env.map((e) => [e.Name, e.Value])), {
+    [HEAD_IMAGE_ENV.registry]: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/',
+    [HEAD_IMAGE_ENV.tag]: '0.1.0',
+  });
+});
+
+t.test('security review: the DLQ key trusts EventBridge (this rule) and the Lambda; stuck alarm; NACLs; S3 endpoint policy', async (t) => {
+  const keyPolicy = Object.values(resourcesOf(tpl.triggers)).find((r) => r.Type === 'AWS::KMS::Key')!.Properties.KeyPolicy as {
+    Statement: Statement[];
+  };
+  const events = keyPolicy.Statement.find((st) => JSON.stringify(st.Principal).includes('events.amazonaws.com'));
+  t.ok(events, 'EventBridge may use the DLQ key');
+  t.match(JSON.stringify(events?.Condition), /rule\/scrna-fastq-created/, 'for the FASTQ rule only');
+  const lambdaPolicy = Object.entries(resourcesOf(tpl.triggers)).find(
+    ([id, r]) => r.Type === 'AWS::IAM::Policy' && /UploadTrigger/.test(id),
+  )![1];
+  t.ok(
+    (lambdaPolicy.Properties.PolicyDocument as { Statement: Statement[] }).Statement.some(
+      (st) => [st.Action].flat().includes('kms:GenerateDataKey') && JSON.stringify(st.Resource).includes('Key'),
+    ),
+    'the Lambda role may encrypt with the DLQ key',
+  );
+  // NACLs: one per tier; the database tier admits only PostgreSQL from the private subnets, no ephemeral ingress.
+  tpl.network.resourceCountIs('AWS::EC2::NetworkAcl', 3);
+  const entries = Object.entries(resourcesOf(tpl.network)).filter(([, r]) => r.Type === 'AWS::EC2::NetworkAclEntry');
+  const isolatedIn = entries.filter(([id, r]) => id.startsWith('IsolatedAcl') && r.Properties.Egress !== true);
+  t.ok(isolatedIn.length > 0);
+  for (const [id, r] of isolatedIn) {
+    t.same(r.Properties.PortRange, { From: 5432, To: 5432 }, `${id}: PostgreSQL only`);
+    t.not(r.Properties.CidrBlock, '10.40.0.0/16', `${id}: from the private subnets, not the whole VPC`);
+  }
+  for (const [id, r] of entries) t.not(r.Properties.Protocol, -1, `${id}: a protocol and ports, never all traffic`);
+  const publicIn = entries.filter(([id, r]) => id.startsWith('PublicAcl') && r.Properties.Egress !== true).map(([, r]) => r.Properties);
+  t.ok(
+    publicIn.some((e) => e.CidrBlock === '192.0.2.0/24' && (e.PortRange as { From: number }).From === 443),
+    'clients reach the ALB',
+  );
+  // The S3 gateway endpoint names the platform's buckets and ECR's layer bucket only.
+  const endpoint = Object.values(resourcesOf(tpl.network)).find(
+    (r) => r.Type === 'AWS::EC2::VPCEndpoint' && r.Properties.VpcEndpointType === 'Gateway',
+  )!;
+  const resources = (endpoint.Properties.PolicyDocument as { Statement: Statement[] }).Statement.flatMap(
+    (st) => [st.Resource].flat() as string[],
+  );
+  t.ok(resources.length > 0);
+  for (const r of resources)
+    t.match(r, /^arn:aws:s3:::(scrna-(raw|work|results|access-logs)-123456789012-eu-west-1|prod-eu-west-1-starport-layer-bucket)(\/\*)?$/);
 });
 
 t.test('cdk-nag AwsSolutions and HIPAA Security: zero unacknowledged findings, every acknowledgement explained', async (t) => {
