@@ -2,7 +2,9 @@
 // cdk-nag (AwsSolutions + HIPAA Security) with every suppression explained, and cfn-lint on every template.
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import t from 'tap';
 import { DEPLOYED_ENV } from '../../api/src/aws-env.js';
 import { nagPacks } from '../../infra/src/app.js';
@@ -511,4 +513,32 @@ t.test('cfn-lint: every synthesized template has zero errors', async (t) => {
   t.comment(
     `cfn-lint: ${templates.length} templates, ${errors.length} errors, ${findings.filter((f) => f.Level === 'Warning').length} warnings`,
   );
+});
+
+// Acknowledgements are scoped to the statements they excuse: a one-role app whose "*" is excused for the Describe calls
+// still reports a new statement that puts "*" on something else.
+function findingsWith(extra?: iam.PolicyStatement): string[] {
+  const app = new App();
+  const stack = new Stack(app, 'scrna-api', { env: { account: '123456789012', region: 'eu-west-1' } });
+  const role = new iam.Role(stack, 'TaskRole', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
+  role.addToPolicy(new iam.PolicyStatement({ sid: 'DescribeJobs', actions: ['batch:DescribeJobs', 'batch:ListJobs'], resources: ['*'] }));
+  if (extra) role.addToPolicy(extra);
+  app.synth();
+  const packs = nagPacks(app);
+  acknowledgeFindings(app, packs, 'scrna');
+  return packs.flatMap((p) => p.validateScope(app).violations.map((v) => v.ruleName)).filter((r) => r.startsWith('AwsSolutions-IAM5'));
+}
+
+t.test('cdk-nag scoping: the excused statement alone is acknowledged', async (t) => {
+  t.same(findingsWith(), []);
+});
+
+t.test('cdk-nag scoping: another statement with the same wildcard is reported', async (t) => {
+  t.same(findingsWith(new iam.PolicyStatement({ sid: 'Extra', actions: ['s3:GetObject'], resources: ['*'] })), [
+    'AwsSolutions-IAM5[Resource::*]',
+  ]);
+});
+
+t.test('cdk-nag scoping: the wildcard in an unnamed statement (not a grant: a literal resource) is reported', async (t) => {
+  t.same(findingsWith(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: ['*'] })), ['AwsSolutions-IAM5[Resource::*]']);
 });
