@@ -2,6 +2,7 @@
 // local or S3 results, file or CloudWatch logs.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { FastifyInstance } from 'fastify';
 import { type AwsClients, awsClients, closeClients } from './adapters/aws-clients.js';
 import { BatchLauncher } from './adapters/batch-launcher.js';
@@ -14,9 +15,8 @@ import { kyselyRepositories } from './adapters/kysely/repositories.js';
 import { LocalLauncher } from './adapters/local-launcher.js';
 import { S3PathResolver } from './adapters/s3-paths.js';
 import { S3ResultStore } from './adapters/s3-results.js';
-import { type Config, dataRootsOf } from './config.js';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SecretDbLogin } from './adapters/secret-db-login.js';
+import { type Config, dataRootsOf } from './config.js';
 import { connect, connectWithLogin, type Db, type EmbeddedServer, startEmbedded, tlsVerifiedBy } from './db/connect.js';
 import { migrate } from './db/migrations.js';
 import { Authenticator } from './domain/auth.js';

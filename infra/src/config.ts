@@ -217,7 +217,11 @@ export function validateConfig(input: unknown): PlatformConfig {
     availabilityZones: net.strings('availabilityZones', /^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/, 'an availability zone such as eu-west-1a'),
     natGateways: net.int('natGateways', 1, 3),
     flowLogRetentionDays: net.oneOf('flowLogRetentionDays', RETENTION_DAYS),
-    s3PrefixListId: net.string('s3PrefixListId', /^pl-[0-9a-f]{8,17}$/, 'the id (pl-...) of the region\'s com.amazonaws.<region>.s3 prefix list'),
+    s3PrefixListId: net.string(
+      's3PrefixListId',
+      /^pl-[0-9a-f]{8,17}$/,
+      "the id (pl-...) of the region's com.amazonaws.<region>.s3 prefix list",
+    ),
   };
   if (network.availabilityZones.length < 2 || network.availabilityZones.length > 3) {
     throw new ConfigError('network.availabilityZones', 'must list 2 or 3 availability zones');

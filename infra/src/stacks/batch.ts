@@ -113,13 +113,7 @@ export class BatchStack extends Stack {
       this.taskSecurityGroup,
     );
     // The head job holds the run's state: a spot reclaim would kill the whole run, so its capacity is on-demand only.
-    const headCe = computeEnvironment(
-      'Head',
-      false,
-      config.batch.headMaxVcpus,
-      config.batch.headInstanceTypes,
-      this.headSecurityGroup,
-    );
+    const headCe = computeEnvironment('Head', false, config.batch.headMaxVcpus, config.batch.headInstanceTypes, this.headSecurityGroup);
     this.taskQueue = new batch.JobQueue(this, 'TaskQueue', {
       jobQueueName: `${config.name}-tasks`,
       computeEnvironments: [{ computeEnvironment: taskCe, order: 1 }],
