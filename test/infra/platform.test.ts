@@ -11,7 +11,9 @@ import { nagPacks } from '../../infra/src/app.js';
 import { acknowledgeFindings, SUPPRESSIONS } from '../../infra/src/nag.js';
 import { RDS_CA_BUNDLE } from '../../infra/src/stacks/api.js';
 import { HEAD_IMAGE_ENV } from '../../infra/src/stacks/batch.js';
+import { STUCK_QUEUE_EXPRESSION } from '../../infra/src/stacks/observability.js';
 import { run } from '../helpers/exec.js';
+import { nextflowBin, repoRoot } from '../helpers/paths.js';
 import { synthesize } from './platform.js';
 
 const { platform, outdir, templates } = synthesize();
@@ -302,7 +304,13 @@ t.test('observability: failed-run and stuck-queue alarms to an encrypted topic, 
     MetricName: 'FailedRuns',
     Namespace: 'scrna',
   });
-  tpl.observability.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'scrna-batch-queue-stuck', Metrics: Match.anyValue() });
+  // Stays in alarm while the queue is stuck: windows without job events carry no data point and are ignored.
+  tpl.observability.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    AlarmName: 'scrna-batch-queue-stuck',
+    TreatMissingData: 'ignore',
+    Metrics: Match.arrayWith([Match.objectLike({ Expression: STUCK_QUEUE_EXPRESSION })]),
+  });
+  t.match(STUCK_QUEUE_EXPRESSION, /IF\(FILL\(queued, 0\) > 0, 1\)\)$/, 'the inner IF has no else branch: no data when nothing happened');
   tpl.observability.hasResourceProperties('AWS::Logs::MetricFilter', {
     MetricTransformations: [Match.objectLike({ MetricName: 'FailedRuns' })],
     FilterPattern: Match.anyValue(),
@@ -437,6 +445,29 @@ t.test('security review: security groups per instance kind; only head instances 
     [HEAD_IMAGE_ENV.registry]: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/',
     [HEAD_IMAGE_ENV.tag]: '0.1.0',
   });
+});
+
+t.test("awsbatch.config, given the head job's synthesized environment, uses the configured registry and tag, spot retries", async (t) => {
+  const props = Object.values(resourcesOf(tpl.batch)).find((r) => r.Type === 'AWS::Batch::JobDefinition')!.Properties
+    .ContainerProperties as {
+    Environment: { Name: string; Value: unknown }[];
+  };
+  // Literal values as synthesized; the references (queue, buckets, roles) only need to be present.
+  const env = Object.fromEntries(
+    props.Environment.map((e) => [e.Name, typeof e.Value === 'string' ? e.Value : `ref-${e.Name.toLowerCase()}`]),
+  );
+  const r = await run(nextflowBin, ['config', repoRoot, '-profile', 'awsbatch', '-flat'], { env });
+  t.equal(r.code, 0, r.code === 0 ? 'nextflow config resolves' : r.stderr);
+  for (const image of ['starsolo', 'scanpy', 'cellranger'])
+    t.match(
+      r.stdout,
+      `'123456789012.dkr.ecr.eu-west-1.amazonaws.com/scrna/${image}:0.1.0'`,
+      `${image} from the configured registry and tag`,
+    );
+  const spot = Number(/aws\.batch\.maxSpotAttempts = (\d+)/.exec(r.stdout)?.[1] ?? 0);
+  t.ok(spot > 0, `maxSpotAttempts = ${spot}: Batch retries a reclaimed task`);
+  t.match(r.stdout, /process\.errorStrategy = .*Integer\.MAX_VALUE/, 'a task whose host vanished (no exit code) is retried');
+  t.notMatch(r.stdout, /aws\.batch\.cliPath/, 'no host AWS CLI: the task images carry one');
 });
 
 t.test('security review: the DLQ key trusts EventBridge (this rule) and the Lambda; stuck alarm; NACLs; S3 endpoint policy', async (t) => {
