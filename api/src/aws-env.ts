@@ -25,3 +25,16 @@ export const AWS_TUNING_ENV = {
   headTimeoutSeconds: 'SCRNA_BATCH_HEAD_TIMEOUT_SECONDS',
   logPollMs: 'SCRNA_LOG_POLL_MS',
 } as const;
+
+/**
+ * Deployed-only settings the ApiStack sets next to AWS_ENV: tokens are required on every route, and the database
+ * is reached with credentials read from a Secrets Manager secret (RDS JSON: host, port, username, password, dbname)
+ * over TLS verified against a CA bundle file in the image.
+ */
+export const DEPLOYED_ENV = {
+  requireAuth: 'SCRNA_REQUIRE_AUTH',
+  databaseSecret: 'SCRNA_DATABASE_SECRET',
+  /** Migration task only: the master secret, used once to create the application role (scrna migrate). */
+  databaseMasterSecret: 'SCRNA_DATABASE_MASTER_SECRET',
+  databaseCaBundle: 'SCRNA_DATABASE_CA_BUNDLE',
+} as const;

@@ -7,6 +7,7 @@
 //   scrna outputs <run>      scrna download <run> [path...] [--dir D]
 //   scrna webhooks [list | add URL --event E... | rm ID | deliveries ID | redeliver ID DELIVERY]
 //   scrna db dump <file>     scrna db restore <file> [--force]      (the database itself: api/src/db-cli.ts)
+//   scrna migrate            (talks to the database, not the API: the server's own configuration, then exits)
 // Every command takes --json (machine-readable output), --url and --token.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -32,6 +33,8 @@ const USAGE = `usage: scrna <command> [options]
   webhooks [list]   webhooks add URL --event E... [--description D]   webhooks rm ID
   webhooks deliveries ID [--limit N]   webhooks redeliver ID DELIVERY
 ${DB_USAGE}
+  migrate                              brings the database schema up to date and exits (the server's database
+                                       settings: DATABASE_URL, PG*, or SCRNA_DATABASE_SECRET [+ _MASTER_SECRET])
 options for every command: --json, --url URL (SCRNA_API_URL), --token T (SCRNA_API_TOKEN)`;
 
 const { values: opt, positionals } = parseArgs({
@@ -449,6 +452,48 @@ async function webhooks(sub: string | undefined, args: string[]): Promise<number
     return 0;
   }
   throw new CliError(`webhooks: unknown or incomplete command\n${USAGE}`);
+/**
+ * Runs the schema migrations with the server's own database settings and exits: the deployed migration task. With a
+ * master secret as well, the application's role is created first, so the schema is owned by it and not the master.
+ */
+async function migrateDatabase(): Promise<number> {
+  const [{ loadConfig }, { openDatabase }, { migrate }, { DEPLOYED_ENV }] = await Promise.all([
+    import('./config.js'),
+    import('./composition.js'),
+    import('./db/migrations.js'),
+    import('./aws-env.js'),
+  ]);
+  const config = loadConfig();
+  const master = process.env[DEPLOYED_ENV.databaseMasterSecret]?.trim();
+  let roleCreated: string | null = null;
+  if (master && config.databaseSecret) {
+    const [{ SecretsManagerClient }, { SecretDbLogin, ensureApplicationRole }, { tlsVerifiedBy }] = await Promise.all([
+      import('@aws-sdk/client-secrets-manager'),
+      import('./adapters/secret-db-login.js'),
+      import('./db/connect.js'),
+    ]);
+    const client = new SecretsManagerClient(config.aws ? { region: config.aws.region } : {});
+    try {
+      const app = new SecretDbLogin(client, config.databaseSecret);
+      const created = await ensureApplicationRole(new SecretDbLogin(client, master, false), app, tlsVerifiedBy(config.databaseCaBundle));
+      if (created) roleCreated = (await app.current()).role ?? null;
+    } finally {
+      client.destroy();
+    }
+  }
+  const database = await openDatabase(config);
+  try {
+    await migrate(database.conn.db);
+    const { rows } = await database.conn.pool.query<{ name: string }>('SELECT name FROM kysely_migration ORDER BY name');
+    const latest = rows.at(-1)?.name ?? null;
+    out(
+      { migrations: rows.length, latest, roleCreated },
+      `${roleCreated ? `created role ${roleCreated}\n` : ''}schema up to date: ${rows.length} migrations, latest ${latest}`,
+    );
+  } finally {
+    await database.close();
+  }
+  return 0;
 }
 
 async function main(): Promise<number> {
@@ -467,6 +512,7 @@ async function main(): Promise<number> {
   if (cmd === 'download') return download(sub, positionals.slice(2));
   if (cmd === 'webhooks') return webhooks(sub, positionals.slice(2));
   if (cmd === 'db') return dbCommand(sub, arg, { force: Boolean(opt.force), json: Boolean(opt.json) });
+  if (cmd === 'migrate') return migrateDatabase();
   throw new CliError(`unknown command: ${positionals.join(' ')}\n${USAGE}`);
 }
 

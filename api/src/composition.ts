@@ -2,6 +2,7 @@
 // local or S3 results, file or CloudWatch logs.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { FastifyInstance } from 'fastify';
 import { type AwsClients, awsClients, closeClients } from './adapters/aws-clients.js';
 import { BatchLauncher } from './adapters/batch-launcher.js';
@@ -15,8 +16,9 @@ import { kyselyRepositories } from './adapters/kysely/repositories.js';
 import { LocalLauncher } from './adapters/local-launcher.js';
 import { S3PathResolver } from './adapters/s3-paths.js';
 import { S3ResultStore } from './adapters/s3-results.js';
+import { SecretDbLogin } from './adapters/secret-db-login.js';
 import { type Config, dataRootsOf } from './config.js';
-import { connect, type EmbeddedServer, startEmbedded } from './db/connect.js';
+import { connect, connectWithLogin, type Db, type EmbeddedServer, startEmbedded, tlsVerifiedBy } from './db/connect.js';
 import { migrate } from './db/migrations.js';
 import { Authenticator } from './domain/auth.js';
 import { DataRoots } from './domain/data-roots.js';
@@ -91,14 +93,43 @@ const version = (() => {
   }
 })();
 
-export async function createPlatform(config: Config, opts: AppOptions & { recover?: boolean } = {}): Promise<Platform> {
-  let embedded: EmbeddedServer | null = null;
-  let url = config.databaseUrl;
-  if (!url) {
-    embedded = await startEmbedded(config.dataDir);
-    url = embedded.url;
+export interface OpenDatabase {
+  conn: Db;
+  /** The connection string, or `secret:<id>` when logins come from Secrets Manager. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The database the configuration names: a login from Secrets Manager, a server URL, or the embedded server. */
+export async function openDatabase(config: Config): Promise<OpenDatabase> {
+  if (config.databaseSecret) {
+    const secrets = new SecretsManagerClient(config.aws ? { region: config.aws.region } : {});
+    const conn = connectWithLogin(new SecretDbLogin(secrets, config.databaseSecret), { ssl: tlsVerifiedBy(config.databaseCaBundle) });
+    return {
+      conn,
+      url: `secret:${config.databaseSecret}`,
+      close: async () => {
+        await conn.close();
+        secrets.destroy();
+      },
+    };
   }
+  const embedded: EmbeddedServer | null = config.databaseUrl ? null : await startEmbedded(config.dataDir);
+  const url = config.databaseUrl ?? embedded!.url;
   const conn = connect(url);
+  return {
+    conn,
+    url,
+    close: async () => {
+      await conn.close();
+      if (embedded) await embedded.stop();
+    },
+  };
+}
+
+export async function createPlatform(config: Config, opts: AppOptions & { recover?: boolean } = {}): Promise<Platform> {
+  const database = await openDatabase(config);
+  const { conn, url } = database;
   await migrate(conn.db);
   const repos = kyselyRepositories(conn.db, conn.pool);
   let logRef: FastifyInstance['log'] | null = null;
@@ -193,8 +224,7 @@ export async function createPlatform(config: Config, opts: AppOptions & { recove
       await ingester.drain();
       notifier.close();
       if (aws) closeClients(aws);
-      await conn.close();
-      if (embedded) await embedded.stop();
+      await database.close();
     },
   };
 }

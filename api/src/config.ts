@@ -1,7 +1,7 @@
 // Configuration from the environment (names fixed in the shared contracts).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AWS_CHOICES, AWS_ENV, AWS_TUNING_ENV } from './aws-env.js';
+import { AWS_CHOICES, AWS_ENV, AWS_TUNING_ENV, DEPLOYED_ENV } from './aws-env.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -10,6 +10,10 @@ export interface Config {
   host: string;
   /** Connection string, or null to start the embedded server. */
   databaseUrl: string | null;
+  /** Secrets Manager secret holding the database login (read per connection; wins over databaseUrl). */
+  databaseSecret: string | null;
+  /** CA bundle the database server's certificate must chain to (TLS verified); null leaves TLS to PGSSLMODE. */
+  databaseCaBundle: string | null;
   dataDir: string;
   launcher: 'local' | 'awsbatch';
   resultStore: 'fs' | 's3';
@@ -148,13 +152,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port,
     host,
     databaseUrl: env.DATABASE_URL || pgEnvUrl(env),
+    databaseSecret: env[DEPLOYED_ENV.databaseSecret]?.trim() || null,
+    databaseCaBundle: env[DEPLOYED_ENV.databaseCaBundle]?.trim() || null,
     dataDir: path.resolve(env.SCRNA_DATA_DIR ?? path.join(cache, 'platform')),
     launcher,
     resultStore,
     logSource,
     publicUrl: env[AWS_ENV.publicUrl] ?? `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
     adminToken: env.SCRNA_ADMIN_TOKEN || null,
-    requireAuth: env.SCRNA_REQUIRE_AUTH === '1' || env.SCRNA_REQUIRE_AUTH === 'true',
+    requireAuth: env[DEPLOYED_ENV.requireAuth] === '1' || env[DEPLOYED_ENV.requireAuth] === 'true',
     pipeline: env.SCRNA_PIPELINE ?? repoRoot,
     workflowsDir: env.SCRNA_WORKFLOWS_DIR ?? path.join(repoRoot, 'workflows'),
     platformConfig: env.SCRNA_PLATFORM_CONFIG ?? path.join(repoRoot, 'workflows/conf/platform.config'),

@@ -50,6 +50,7 @@ export function buildPlatform(config: PlatformConfig, app = new App(), opts: { n
     results: storage.results,
     dataKey: storage.key,
     apiUrl,
+    endpointSecurityGroup: network.endpointSecurityGroup,
   });
   const api = new ApiStack(app, id('api'), config, {
     env,
@@ -57,6 +58,7 @@ export function buildPlatform(config: PlatformConfig, app = new App(), opts: { n
     vpc: network.vpc,
     database: database.instance,
     databaseSecret: database.secret,
+    databaseAppSecret: database.appSecret,
     databaseKey: database.key,
     databaseClientSg: database.clientSecurityGroup,
     raw: storage.raw,
@@ -68,7 +70,7 @@ export function buildPlatform(config: PlatformConfig, app = new App(), opts: { n
     headJobDefinition: batch.headJobDefinition,
     headJobRole: batch.headJobRole,
     batchLogGroup: batch.logGroup,
-    batchSecurityGroup: batch.securityGroup,
+    headSecurityGroup: batch.headSecurityGroup,
   });
   const triggers = new TriggersStack(app, id('triggers'), config, {
     env,

@@ -6,6 +6,12 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { PlatformConfig } from './config.js';
 
+/** The platform's buckets by purpose; names are fixed so policies elsewhere (the S3 endpoint) can name them. */
+export const PLATFORM_BUCKETS = ['raw', 'work', 'results', 'access-logs'] as const;
+export type BucketPurpose = (typeof PLATFORM_BUCKETS)[number];
+export const bucketName = (config: PlatformConfig, purpose: BucketPurpose) =>
+  `${config.name}-${purpose}-${config.account}-${config.region}`;
+
 /** A rotating KMS key per stack: no cross-stack key references, and each concern's data has its own key. */
 export function platformKey(scope: Construct, id: string, description: string): kms.Key {
   const key = new kms.Key(scope, id, {

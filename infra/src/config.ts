@@ -16,7 +16,7 @@ export interface PlatformConfig {
   name: string;
   account: string;
   region: string;
-  network: { cidr: string; availabilityZones: string[]; natGateways: number; flowLogRetentionDays: number };
+  network: { cidr: string; availabilityZones: string[]; natGateways: number; flowLogRetentionDays: number; s3PrefixListId: string };
   database: {
     instanceType: string;
     engineVersion: string;
@@ -46,8 +46,8 @@ export interface PlatformConfig {
     minCount: number;
     maxCount: number;
     allowedCidrs: string[];
-    domainName?: string;
-    certificateArn?: string;
+    domainName: string;
+    certificateArn: string;
     migrationCommand: string[];
   };
   images: { registry: string; tag: string };
@@ -140,6 +140,61 @@ class Reader {
   }
 }
 
+/** Subnet sizes per tier (infra/src/stacks/network.ts lays the VPC out with these). */
+export const SUBNET_MASKS = { public: 24, private: 20, isolated: 24 } as const;
+
+/**
+ * The largest request of one pipeline task on its first attempt (label process_cellranger in
+ * workflows/conf/base.config; test/infra/config.test.ts checks the two agree).
+ */
+export const LARGEST_TASK = { vcpus: 8, memoryMiB: 64 * 1024 } as const;
+
+/** Fargate's cpu -> memory (MiB) combinations. */
+const FARGATE_MEMORY: Record<number, { min: number; max: number; step: number }> = {
+  256: { min: 512, max: 2048, step: 512 },
+  512: { min: 1024, max: 4096, step: 1024 },
+  1024: { min: 2048, max: 8192, step: 1024 },
+  2048: { min: 4096, max: 16384, step: 1024 },
+  4096: { min: 8192, max: 30720, step: 1024 },
+};
+
+/** Addresses the subnet layout takes in `azs` AZs: each subnet aligned to its size, tiers in order, as CDK allocates. */
+export function subnetSpace(azs: number): number {
+  let offset = 0;
+  for (const mask of Object.values(SUBNET_MASKS)) {
+    const size = 2 ** (32 - mask);
+    for (let i = 0; i < azs; i++) offset = Math.ceil(offset / size) * size + size;
+  }
+  return offset;
+}
+
+/** GiB of memory per vCPU of the general families (c = compute, m = general, r = memory). */
+const GIB_PER_VCPU: Record<string, number> = { c: 2, m: 4, r: 8 };
+/** ECS and the OS keep this much of an instance's memory; jobs get the rest. */
+const INSTANCE_RESERVED_MIB = 512;
+
+/** vCPUs and usable memory of an exact c/m/r instance type (e.g. m6i.large); null for families and other kinds. */
+export function instanceCapacity(type: string): { vcpus: number; memoryMiB: number } | null {
+  const m = /^([cmr])\d+[a-z-]*\.(medium|large|xlarge|(\d+)xlarge)$/.exec(type);
+  if (!m) return null;
+  const vcpus = m[2] === 'medium' ? 1 : m[2] === 'large' ? 2 : m[2] === 'xlarge' ? 4 : 4 * Number(m[3]);
+  return { vcpus, memoryMiB: vcpus * GIB_PER_VCPU[m[1]!]! * 1024 - INSTANCE_RESERVED_MIB };
+}
+
+/** Rejects a list none of whose entries can hold `need`; families (no size) always can. */
+function checkFits(key: string, types: string[], need: { vcpus: number; memoryMiB: number }, what: string): void {
+  const fits = types.some((t) => {
+    if (!t.includes('.')) return true;
+    const c = instanceCapacity(t);
+    return c === null || (c.vcpus >= need.vcpus && c.memoryMiB >= need.memoryMiB);
+  });
+  if (!fits)
+    throw new ConfigError(
+      key,
+      `none of ${types.join(', ')} can run ${what} (${need.vcpus} vCPU, ${need.memoryMiB} MiB after ${INSTANCE_RESERVED_MIB} MiB for ECS): jobs would stay RUNNABLE`,
+    );
+}
+
 const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
 
@@ -162,13 +217,27 @@ export function validateConfig(input: unknown): PlatformConfig {
     availabilityZones: net.strings('availabilityZones', /^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/, 'an availability zone such as eu-west-1a'),
     natGateways: net.int('natGateways', 1, 3),
     flowLogRetentionDays: net.oneOf('flowLogRetentionDays', RETENTION_DAYS),
+    s3PrefixListId: net.string(
+      's3PrefixListId',
+      /^pl-[0-9a-f]{8,17}$/,
+      "the id (pl-...) of the region's com.amazonaws.<region>.s3 prefix list",
+    ),
   };
   if (network.availabilityZones.length < 2 || network.availabilityZones.length > 3) {
     throw new ConfigError('network.availabilityZones', 'must list 2 or 3 availability zones');
   }
   if (network.natGateways > network.availabilityZones.length)
     throw new ConfigError('network.natGateways', 'must be <= the number of availability zones');
-  net.done(['cidr', 'availabilityZones', 'natGateways', 'flowLogRetentionDays']);
+  const vpcSize = 2 ** (32 - Number(network.cidr.split('/')[1]));
+  const needed = subnetSpace(network.availabilityZones.length);
+  if (vpcSize < needed) {
+    const prefix = 32 - Math.ceil(Math.log2(needed));
+    throw new ConfigError(
+      'network.cidr',
+      `is too small: ${network.availabilityZones.length} AZs of public /${SUBNET_MASKS.public}, private /${SUBNET_MASKS.private} and isolated /${SUBNET_MASKS.isolated} subnets need /${prefix} or larger (got "${network.cidr}")`,
+    );
+  }
+  net.done(['cidr', 'availabilityZones', 'natGateways', 'flowLogRetentionDays', 's3PrefixListId']);
 
   const db = root.sub('database');
   const database = {
@@ -209,6 +278,10 @@ export function validateConfig(input: unknown): PlatformConfig {
     headMemoryMiB: b.int('headMemoryMiB', 1024, 262144),
   };
   if (batch.headVcpus > batch.headMaxVcpus) throw new ConfigError('batch.headVcpus', 'must be <= batch.headMaxVcpus');
+  checkFits('batch.headInstanceTypes', batch.headInstanceTypes, { vcpus: batch.headVcpus, memoryMiB: batch.headMemoryMiB }, 'the head job');
+  checkFits('batch.taskInstanceTypes', batch.taskInstanceTypes, LARGEST_TASK, 'the largest pipeline task');
+  if (batch.taskMaxVcpus < LARGEST_TASK.vcpus)
+    throw new ConfigError('batch.taskMaxVcpus', `must be >= ${LARGEST_TASK.vcpus}, the largest pipeline task's vCPUs`);
   b.done(Object.keys(batch));
 
   const a = root.sub('api');
@@ -217,16 +290,29 @@ export function validateConfig(input: unknown): PlatformConfig {
     memoryMiB: a.int('memoryMiB', 512, 30720),
     minCount: a.int('minCount', 1, 100),
     maxCount: a.int('maxCount', 1, 100),
-    allowedCidrs: a.strings('allowedCidrs').map((c, i) => cidr(`api.allowedCidrs[${i}]`, c)),
-    domainName: a.optionalString('domainName', /^([a-z0-9-]+\.)+[a-z]{2,}$/, 'a DNS name'),
-    certificateArn: a.optionalString(
+    allowedCidrs: a.strings('allowedCidrs').map((c, i) => {
+      const v = cidr(`api.allowedCidrs[${i}]`, c);
+      if (Number(v.split('/')[1]) === 0)
+        throw new ConfigError(`api.allowedCidrs[${i}]`, `must not be the whole internet (got "${v}"): list your campus or VPN ranges`);
+      return v;
+    }),
+    // Both required: the API is served (and called by head nodes and the upload trigger) only over HTTPS under this name.
+    domainName: a.string('domainName', /^([a-z0-9-]+\.)+[a-z]{2,}$/, 'a DNS name (the API is served only over HTTPS under it)'),
+    certificateArn: a.string(
       'certificateArn',
       /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]+$/,
-      'an ACM certificate ARN',
+      'an ACM certificate ARN (the API is served only over HTTPS)',
     ),
     migrationCommand: a.strings('migrationCommand'),
   };
   if (api.maxCount < api.minCount) throw new ConfigError('api.maxCount', 'must be >= api.minCount');
+  const fargate = FARGATE_MEMORY[api.cpu]!;
+  if (api.memoryMiB < fargate.min || api.memoryMiB > fargate.max || (api.memoryMiB - fargate.min) % fargate.step !== 0) {
+    throw new ConfigError(
+      'api.memoryMiB',
+      `Fargate offers ${fargate.min}-${fargate.max} MiB in steps of ${fargate.step} with api.cpu ${api.cpu} (got ${api.memoryMiB})`,
+    );
+  }
   a.done(Object.keys(api));
 
   const im = root.sub('images');
@@ -276,6 +362,13 @@ export function validateConfig(input: unknown): PlatformConfig {
   };
   if (!images.registry.startsWith(`${config.account}.dkr.ecr.${config.region}.`)) {
     throw new ConfigError('images.registry', `must be the ECR registry of ${config.account} in ${config.region}`);
+  }
+  const [, , , certRegion, certAccount] = api.certificateArn.split(':');
+  if (certRegion !== config.region || certAccount !== config.account) {
+    throw new ConfigError(
+      'api.certificateArn',
+      `must be a certificate of account ${config.account} in ${config.region}, where the load balancers are (got ${certAccount} in ${certRegion})`,
+    );
   }
   for (const [i, az] of network.availabilityZones.entries()) {
     if (!az.startsWith(config.region))

@@ -1,7 +1,7 @@
 // cdk-nag suppressions: one table, each entry naming the rule, where it applies, which finding, and why.
 // acknowledgeFindings() runs the packs, acknowledges (Validations.of(...).acknowledge) every finding an entry
 // covers, and leaves the rest, so anything not explained here still fails synthesis and the tests.
-import { type App, type IPolicyValidationPlugin, type PolicyValidationPluginReport, Validations } from 'aws-cdk-lib';
+import { type App, type IPolicyValidationPlugin, type PolicyValidationPluginReport, Stack, Validations } from 'aws-cdk-lib';
 import type { NagPack } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 
@@ -12,8 +12,17 @@ export interface Suppression {
   path: RegExp;
   /** For rules with findings (IAM4/IAM5): the text between the brackets. */
   finding?: RegExp;
+  /**
+   * IAM5 only: the statements the wildcard is excused in. A literal wildcard (`Resource::*`, an ARN pattern, an action
+   * group) is acknowledged only while every statement of the policy that holds it matches one of these, so a new
+   * statement with the same wildcard is reported. `grant`: a statement made by a CDK grant helper (no Sid, every
+   * resource a reference to a platform resource, none a literal).
+   */
+  statements?: StatementScope[];
   reason: string;
 }
+
+export type StatementScope = { sid: string } | { actions: RegExp } | { grant: true };
 
 const BUCKET_OBJECTS = /^Resource::.*(Raw|Work|Results)[0-9A-F]+Arn[0-9A-F]+\/(runs\/)?\*$/;
 const ROLES_WITH_GRANTS =
@@ -25,6 +34,7 @@ export const SUPPRESSIONS: Suppression[] = [
     rule: 'AwsSolutions-IAM5',
     path: ROLES_WITH_GRANTS,
     finding: BUCKET_OBJECTS,
+    statements: [{ grant: true }],
     reason:
       'Object actions on the platform buckets: "<bucket ARN>/*" names only objects of that bucket; object keys are not known in advance.',
   },
@@ -32,6 +42,7 @@ export const SUPPRESSIONS: Suppression[] = [
     rule: 'AwsSolutions-IAM5',
     path: ROLES_WITH_GRANTS,
     finding: /^Action::(s3:(GetObject|GetBucket|List|DeleteObject|Abort)\*|kms:(GenerateDataKey|ReEncrypt)\*)$/,
+    statements: [{ grant: true }],
     reason:
       "Action groups from CDK's bucket/key grant helpers (grantRead/grantReadWrite); every statement is scoped to one platform bucket or its KMS key.",
   },
@@ -39,6 +50,7 @@ export const SUPPRESSIONS: Suppression[] = [
     rule: 'AwsSolutions-IAM5',
     path: /^\/(api\/TaskRole|batch\/HeadJobRole)\/DefaultPolicy\/Resource$/,
     finding: /^Resource::\*$/,
+    statements: [{ sid: 'DescribeBatch' }, { sid: 'DescribeJobs' }],
     reason:
       'batch:DescribeJobs/ListJobs/DescribeJobQueues/DescribeJobDefinitions/DescribeComputeEnvironments, ecs:Describe* and ec2:Describe* support no resource-level permissions; AWS requires "*" (statement "DescribeBatch"/"DescribeJobs").',
   },
@@ -46,6 +58,7 @@ export const SUPPRESSIONS: Suppression[] = [
     rule: 'AwsSolutions-IAM5',
     path: /^\/(api\/TaskRole|batch\/HeadJobRole)\/DefaultPolicy\/Resource$/,
     finding: /^Resource::arn:aws:batch:[a-z0-9-]+:\d{12}:job\/\*$/,
+    statements: [{ sid: 'ControlTasks' }, { sid: 'CancelJobs' }],
     reason:
       'Cancel/terminate jobs: Batch job ids are generated at submit time; the ARN pattern limits this to jobs of this account and region.',
   },
@@ -53,12 +66,14 @@ export const SUPPRESSIONS: Suppression[] = [
     rule: 'AwsSolutions-IAM5',
     path: /^\/batch\/HeadJobRole\/DefaultPolicy\/Resource$/,
     finding: /^Resource::arn:aws:batch:[a-z0-9-]+:\d{12}:job-definition\/nf-\*$/,
+    statements: [{ sid: 'SubmitTasks' }],
     reason: 'Nextflow registers one job definition per container image, named nf-<image>; the pattern allows only those names.',
   },
   {
     rule: 'AwsSolutions-IAM5',
     path: /^\/api\/TaskRole\/DefaultPolicy\/Resource$/,
     finding: /^Resource::arn:aws:batch:.*job-definition\/.*:\*$/,
+    statements: [{ sid: 'LaunchHeadJobs' }],
     reason:
       'Submitting the head-node job definition by name resolves to its latest revision; ":*" covers revisions of that one definition only.',
   },
@@ -66,12 +81,14 @@ export const SUPPRESSIONS: Suppression[] = [
     rule: 'AwsSolutions-IAM5',
     path: /^\/(api\/TaskRole|batch\/HeadJobRole)\/DefaultPolicy\/Resource$/,
     finding: /^Resource::.*JobLogs[0-9A-F]+.*:log-stream:\*$/,
+    statements: [{ sid: 'ReadTaskLogs' }, { sid: 'ReadJobLogs' }],
     reason: 'Reading task logs: stream names are created by Batch per job; the pattern is limited to the platform Batch log group.',
   },
   {
     rule: 'AwsSolutions-IAM5',
     path: /^\/(api\/(Task|MigrationTask)|batch)\/ExecutionRole\/DefaultPolicy\/Resource$/,
     finding: /^Resource::\*$/,
+    statements: [{ actions: /^ecr:GetAuthorizationToken$/ }],
     reason:
       'ecr:GetAuthorizationToken (added by CDK for ECR images) supports no resource-level permissions; AWS requires "*". Image pulls are scoped to the repository.',
   },
@@ -105,9 +122,9 @@ export const SUPPRESSIONS: Suppression[] = [
   // --- Network -----------------------------------------------------------------------------------------------
   {
     rule: 'AwsSolutions-VPC3',
-    path: /^\/network\/IsolatedAcl(\/.*)?$/,
+    path: /^\/network\/(Public|Private|Isolated)Acl(\/.*)?$/,
     reason:
-      'The issue asks for network ACLs as defence in depth: the isolated (database) subnets accept only PostgreSQL and replies from the VPC.',
+      'Network ACLs on every tier are deliberate defence in depth: each admits only the platform flows (clients to the load balancer, HTTPS, API port, PostgreSQL from the private subnets) and their replies.',
   },
   {
     rule: 'HIPAA.Security-VPCNoUnrestrictedRouteToIGW',
@@ -171,6 +188,38 @@ function splitRule(name: string): { rule: string; finding?: string } {
   return m ? { rule: m[1]!, finding: m[2]! } : { rule: name };
 }
 
+interface Statement {
+  Sid?: string;
+  Action?: string | string[];
+  Resource?: unknown;
+}
+
+const asList = (v: unknown): unknown[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]);
+
+function matchesScope(st: Statement, scopes: StatementScope[]): boolean {
+  return scopes.some((scope) => {
+    if ('sid' in scope) return st.Sid === scope.sid;
+    if ('actions' in scope) return asList(st.Action).every((a) => typeof a === 'string' && scope.actions.test(a));
+    return st.Sid === undefined && asList(st.Resource).every((r) => typeof r !== 'string');
+  });
+}
+
+/** Whether every statement of the policy on `construct` that holds `finding`'s literal wildcard is one of `scopes`. */
+function excusedIn(construct: IConstruct, finding: string, scopes: StatementScope[]): boolean {
+  const document = (construct as { policyDocument?: unknown }).policyDocument;
+  if (!document) return false;
+  const statements = asList((Stack.of(construct).resolve(document) as { Statement?: unknown }).Statement) as Statement[];
+  const [kind, value] = [finding.slice(0, finding.indexOf('::')), finding.slice(finding.indexOf('::') + 2)];
+  // A wildcard built from a reference (a bucket ARN + "/*") is held by statements with a reference ending that way.
+  // cdk-nag renders a reference as <Id.Attr>, {...} or an export name; the literal text after it ends the Fn::Join.
+  const tail = /[>}]([^>}]*)$/.exec(value)?.[1] ?? value.replace(/^[A-Za-z0-9-]+:ExportsOutput[A-Za-z0-9]+/, '');
+  const lastPiece = (v: unknown) => (v as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join']?.[1].at(-1);
+  const values = (st: Statement) => asList(kind === 'Action' ? st.Action : st.Resource);
+  let holding = statements.filter((st) => values(st).includes(value));
+  if (holding.length === 0) holding = statements.filter((st) => values(st).some((v) => typeof v !== 'string' && lastPiece(v) === tail));
+  return holding.length > 0 && holding.every((st) => matchesScope(st, scopes));
+}
+
 export interface Acknowledged {
   ruleName: string;
   path: string;
@@ -199,6 +248,7 @@ export function acknowledgeFindings(app: App, packs: NagPack[], stackPrefix: str
         );
         const construct = entry && byPath.get(path);
         if (!entry || !construct) continue;
+        if (entry.statements && finding && !excusedIn(construct, finding, entry.statements)) continue;
         Validations.of(construct).acknowledge({ id: violation.ruleName, reason: entry.reason });
         done.push({ ruleName: violation.ruleName, path, reason: entry.reason });
       }

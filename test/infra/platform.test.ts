@@ -2,11 +2,18 @@
 // cdk-nag (AwsSolutions + HIPAA Security) with every suppression explained, and cfn-lint on every template.
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import t from 'tap';
+import { DEPLOYED_ENV } from '../../api/src/aws-env.js';
 import { nagPacks } from '../../infra/src/app.js';
 import { acknowledgeFindings, SUPPRESSIONS } from '../../infra/src/nag.js';
+import { RDS_CA_BUNDLE } from '../../infra/src/stacks/api.js';
+import { HEAD_IMAGE_ENV } from '../../infra/src/stacks/batch.js';
+import { STUCK_QUEUE_EXPRESSION } from '../../infra/src/stacks/observability.js';
 import { run } from '../helpers/exec.js';
+import { nextflowBin, repoRoot } from '../helpers/paths.js';
 import { synthesize } from './platform.js';
 
 const { platform, outdir, templates } = synthesize();
@@ -33,7 +40,7 @@ t.test('network: two AZs of public/private/isolated subnets, endpoints, flow log
   const subnets = Object.values(resourcesOf(tpl.network)).filter((r) => r.Type === 'AWS::EC2::Subnet');
   t.equal(subnets.length, 6);
   tpl.network.resourceCountIs('AWS::EC2::FlowLog', 1);
-  tpl.network.resourceCountIs('AWS::EC2::VPCEndpoint', 8); // S3 gateway + 7 interface endpoints
+  tpl.network.resourceCountIs('AWS::EC2::VPCEndpoint', 11); // S3 gateway + 10 interface endpoints
   tpl.network.hasResourceProperties('AWS::EC2::VPCEndpoint', { ServiceName: 'com.amazonaws.eu-west-1.batch', PrivateDnsEnabled: true });
   tpl.network.hasResourceProperties('AWS::EC2::NetworkAclEntry', {
     RuleNumber: 100,
@@ -147,7 +154,7 @@ t.test('batch: the head queue uses only on-demand capacity; tasks run on spot; s
       Image: Match.anyValue(),
       JobRoleArn: Match.anyValue(),
       Environment: Match.arrayWith([
-        { Name: 'SCRNA_API_URL', Value: 'http://api.scrna.internal:8080' },
+        { Name: 'SCRNA_API_URL', Value: 'https://scrna.example.org' },
         { Name: 'SCRNA_BATCH_TASK_QUEUE', Value: Match.anyValue() },
         { Name: 'SCRNA_BATCH_LOG_GROUP', Value: Match.anyValue() },
       ]),
@@ -181,9 +188,9 @@ t.test('api: Fargate service behind HTTPS, health check, secrets from Secrets Ma
     [8080],
   );
   const secretNames = (c: Record<string, unknown>) => (c.Secrets as { Name: string; ValueFrom: unknown }[]).map((s) => s.Name).sort();
-  t.same(secretNames(service), ['PGDATABASE', 'PGHOST', 'PGPASSWORD', 'PGPORT', 'PGUSER', 'SCRNA_ADMIN_TOKEN']);
-  t.same(secretNames(migrate), ['PGDATABASE', 'PGHOST', 'PGPASSWORD', 'PGPORT', 'PGUSER']);
-  t.same(migrate.Command, ['node', 'api/bin/scrna.js', 'migrate']);
+  t.same(secretNames(service), ['SCRNA_ADMIN_TOKEN'], 'database logins are read per connection, not injected at start');
+  t.notOk(migrate.Secrets, 'the migration task reads its logins itself');
+  t.same(migrate.Command, ['node', 'api/dist/cli.js', 'migrate']);
   const env = Object.fromEntries((service.Environment as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]));
   t.match(env, {
     PORT: '8080',
@@ -205,9 +212,10 @@ t.test('api: Fargate service behind HTTPS, health check, secrets from Secrets Ma
     t.ok(env[k], `${k} is set`);
   }
   t.notOk(
-    Object.keys(env).some((k) => /PASSWORD|TOKEN|SECRET/.test(k)),
+    Object.keys(env).some((k) => /PASSWORD|TOKEN/.test(k)),
     'no credential is a plain environment variable',
   );
+  for (const [k, v] of Object.entries(env)) if (/SECRET/.test(k)) t.type(v, 'object', `${k} names a secret (a reference), it holds none`);
   tpl.api.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 2, MaxCapacity: 6 });
   tpl.api.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/scrna/api', RetentionInDays: 365, KmsKeyId: Match.anyValue() });
 });
@@ -275,7 +283,7 @@ t.test('triggers: only FASTQ keys in the raw bucket reach the bundled Lambda; re
     DeadLetterConfig: Match.anyValue(),
     VpcConfig: Match.anyValue(),
     Environment: {
-      Variables: Match.objectLike({ SCRNA_PUBLIC_URL: 'http://api.scrna.internal:8080', SCRNA_FASTQ_SUFFIXES: '.fastq.gz,.fq.gz' }),
+      Variables: Match.objectLike({ SCRNA_PUBLIC_URL: 'https://scrna.example.org', SCRNA_FASTQ_SUFFIXES: '.fastq.gz,.fq.gz' }),
     },
   });
   tpl.triggers.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumRetryAttempts: 2 });
@@ -296,7 +304,13 @@ t.test('observability: failed-run and stuck-queue alarms to an encrypted topic, 
     MetricName: 'FailedRuns',
     Namespace: 'scrna',
   });
-  tpl.observability.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'scrna-batch-queue-stuck', Metrics: Match.anyValue() });
+  // Stays in alarm while the queue is stuck: windows without job events carry no data point and are ignored.
+  tpl.observability.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    AlarmName: 'scrna-batch-queue-stuck',
+    TreatMissingData: 'ignore',
+    Metrics: Match.arrayWith([Match.objectLike({ Expression: STUCK_QUEUE_EXPRESSION })]),
+  });
+  t.match(STUCK_QUEUE_EXPRESSION, /IF\(FILL\(queued, 0\) > 0, 1\)\)$/, 'the inner IF has no else branch: no data when nothing happened');
   tpl.observability.hasResourceProperties('AWS::Logs::MetricFilter', {
     MetricTransformations: [Match.objectLike({ MetricName: 'FailedRuns' })],
     FilterPattern: Match.anyValue(),
@@ -312,6 +326,191 @@ t.test('observability: failed-run and stuck-queue alarms to an encrypted topic, 
       }
     }
   }
+});
+
+type Statement = { Sid?: string; Principal?: unknown; Action: string | string[]; Resource: unknown; Condition?: unknown };
+const containerOf = (name: string) =>
+  Object.values(resourcesOf(tpl.api))
+    .filter((r) => r.Type === 'AWS::ECS::TaskDefinition')
+    .flatMap((r) => r.Properties.ContainerDefinitions as { Name: string; Environment: { Name: string; Value: unknown }[] }[])
+    .find((c) => c.Name === name)!;
+const envOf = (name: string) => Object.fromEntries(containerOf(name).Environment.map((e) => [e.Name, e.Value]));
+const idOf = (template: Template, type: string, pattern: RegExp) =>
+  Object.entries(resourcesOf(template)).find(([id, r]) => r.Type === type && pattern.test(id))![0];
+
+t.test('security review: auth on, TLS only, database logins from Secrets Manager with TLS verified', async (t) => {
+  const api = envOf('api');
+  t.equal(api[DEPLOYED_ENV.requireAuth], '1', 'the deployed API requires tokens');
+  t.equal(api[DEPLOYED_ENV.databaseCaBundle], RDS_CA_BUNDLE, 'TLS to the database is verified against the bundle in the image');
+  t.match(JSON.stringify(api[DEPLOYED_ENV.databaseSecret]), /AppSecret/, 'the API logs in with the application secret');
+  t.notOk(api.PGSSLMODE, 'no unverified sslmode');
+  t.notOk(api[DEPLOYED_ENV.databaseMasterSecret], 'the API never sees the master login');
+  t.match(
+    JSON.stringify(envOf('migrate')[DEPLOYED_ENV.databaseMasterSecret]),
+    /database:ExportsOutputRefSecret/,
+    'the migration task has the master secret',
+  );
+  // Every listener is HTTPS, or the port-80 redirect to it.
+  const listeners = Object.values(resourcesOf(tpl.api)).filter((r) => r.Type === 'AWS::ElasticLoadBalancingV2::Listener');
+  t.equal(listeners.length, 3, 'public HTTPS, public redirect, internal HTTPS');
+  for (const l of listeners) {
+    const redirect = JSON.stringify(l.Properties.DefaultActions).includes('"Protocol":"HTTPS"') && l.Properties.Port === 80;
+    t.ok(l.Properties.Protocol === 'HTTPS' || redirect, `listener on ${l.Properties.Port} is TLS or a redirect to it`);
+    if (l.Properties.Protocol === 'HTTPS') t.ok(l.Properties.Certificates, 'with the ACM certificate');
+  }
+  tpl.api.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { Scheme: 'internal' });
+  tpl.api.hasResourceProperties('AWS::Route53::HostedZone', { Name: 'scrna.example.org.', VPCs: Match.anyValue() });
+  // The multi-user rotation of the application login, next to the master's single-user rotation.
+  tpl.database.resourceCountIs('AWS::SecretsManager::RotationSchedule', 2);
+  tpl.database.hasResourceProperties('AWS::SecretsManager::Secret', {
+    Name: 'scrna/database-app',
+  });
+  t.match(JSON.stringify(resourcesOf(tpl.database)), /\\"username\\":\\"scrna_app\\"/, 'the application user is scrna_app');
+  tpl.database.hasResource('AWS::RDS::DBInstance', { DeletionPolicy: 'Snapshot', UpdateReplacePolicy: 'Snapshot' });
+});
+
+t.test('security review: security groups per instance kind; only head instances and the trigger reach the API', async (t) => {
+  const batch = resourcesOf(tpl.batch);
+  const head = idOf(tpl.batch, 'AWS::EC2::SecurityGroup', /^HeadInstanceSg/);
+  const task = idOf(tpl.batch, 'AWS::EC2::SecurityGroup', /^TaskInstanceSg/);
+  const ces = Object.values(batch).filter((r) => r.Type === 'AWS::Batch::ComputeEnvironment');
+  const sgOf = (name: string) =>
+    JSON.stringify(
+      (ces.find((c) => c.Properties.ComputeEnvironmentName === name)!.Properties.ComputeResources as { SecurityGroupIds: unknown })
+        .SecurityGroupIds,
+    );
+  t.match(sgOf('scrna-head'), head);
+  t.match(sgOf('scrna-tasks'), task);
+  t.notMatch(sgOf('scrna-tasks'), head);
+  type Egress = { CidrIp?: string; DestinationPrefixListId?: string; FromPort: number };
+  for (const id of [head, task]) {
+    const egress = [
+      ...((batch[id]!.Properties.SecurityGroupEgress ?? []) as Egress[]),
+      ...Object.values(batch)
+        .filter((r) => r.Type === 'AWS::EC2::SecurityGroupEgress' && JSON.stringify(r.Properties.GroupId).includes(id))
+        .map((r) => r.Properties as unknown as Egress),
+    ];
+    t.ok(egress.length >= 2, `${id}: ${egress.length} egress rules`);
+    t.notOk(
+      egress.some((e) => e.CidrIp === '0.0.0.0/0'),
+      `${id}: no egress to the internet`,
+    );
+    t.ok(
+      egress.every((e) => e.FromPort === 443),
+      `${id}: HTTPS only`,
+    );
+    t.ok(
+      egress.some((e) => e.DestinationPrefixListId === 'pl-6da54004'),
+      `${id}: S3 through the gateway prefix list`,
+    );
+  }
+  // The API tasks admit only the two load balancers; the internal one only head instances and API clients.
+  const apiRes = resourcesOf(tpl.api);
+  const ingressTo = (sg: RegExp) =>
+    Object.values(apiRes)
+      .filter((r) => r.Type === 'AWS::EC2::SecurityGroupIngress' && sg.test(JSON.stringify(r.Properties.GroupId)))
+      .map((r) => JSON.stringify(r.Properties.SourceSecurityGroupId));
+  const service = ingressTo(/ServiceSg/);
+  t.equal(service.length, 2);
+  t.ok(
+    service.every((src) => /AlbSg|InternalAlbSg/.test(src)),
+    'service: only from the load balancers',
+  );
+  const internal = ingressTo(/InternalAlbSg/);
+  t.equal(internal.length, 2);
+  t.ok(
+    internal.some((src) => src.includes('HeadInstanceSg')),
+    'internal ALB: from head instances',
+  );
+  t.ok(
+    internal.some((src) => src.includes('ClientSg')),
+    'internal ALB: from API clients (the trigger)',
+  );
+  t.notOk(
+    JSON.stringify(Object.values(apiRes).filter((r) => r.Type === 'AWS::EC2::SecurityGroupIngress')).includes('TaskInstanceSg'),
+    'task instances cannot reach the API',
+  );
+  // IMDSv2 with one hop: containers cannot read the instance role.
+  tpl.batch.hasResourceProperties('AWS::EC2::LaunchTemplate', {
+    LaunchTemplateData: Match.objectLike({ MetadataOptions: { HttpTokens: 'required', HttpPutResponseHopLimit: 1 } }),
+  });
+  const env = (
+    JSON.parse(
+      JSON.stringify(Object.values(batch).find((r) => r.Type === 'AWS::Batch::JobDefinition')!.Properties.ContainerProperties),
+    ) as {
+      Environment: { Name: string; Value: string }[];
+    }
+  ).Environment;
+  t.match(Object.fromEntries(env.map((e) => [e.Name, e.Value])), {
+    [HEAD_IMAGE_ENV.registry]: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/',
+    [HEAD_IMAGE_ENV.tag]: '0.1.0',
+  });
+});
+
+t.test("awsbatch.config, given the head job's synthesized environment, uses the configured registry and tag, spot retries", async (t) => {
+  const props = Object.values(resourcesOf(tpl.batch)).find((r) => r.Type === 'AWS::Batch::JobDefinition')!.Properties
+    .ContainerProperties as {
+    Environment: { Name: string; Value: unknown }[];
+  };
+  // Literal values as synthesized; the references (queue, buckets, roles) only need to be present.
+  const env = Object.fromEntries(
+    props.Environment.map((e) => [e.Name, typeof e.Value === 'string' ? e.Value : `ref-${e.Name.toLowerCase()}`]),
+  );
+  const r = await run(nextflowBin, ['config', repoRoot, '-profile', 'awsbatch', '-flat'], { env });
+  t.equal(r.code, 0, r.code === 0 ? 'nextflow config resolves' : r.stderr);
+  for (const image of ['starsolo', 'scanpy', 'cellranger'])
+    t.match(
+      r.stdout,
+      `'123456789012.dkr.ecr.eu-west-1.amazonaws.com/scrna/${image}:0.1.0'`,
+      `${image} from the configured registry and tag`,
+    );
+  const spot = Number(/aws\.batch\.maxSpotAttempts = (\d+)/.exec(r.stdout)?.[1] ?? 0);
+  t.ok(spot > 0, `maxSpotAttempts = ${spot}: Batch retries a reclaimed task`);
+  t.match(r.stdout, /process\.errorStrategy = .*Integer\.MAX_VALUE/, 'a task whose host vanished (no exit code) is retried');
+  t.notMatch(r.stdout, /aws\.batch\.cliPath/, 'no host AWS CLI: the task images carry one');
+});
+
+t.test('security review: the DLQ key trusts EventBridge (this rule) and the Lambda; stuck alarm; NACLs; S3 endpoint policy', async (t) => {
+  const keyPolicy = Object.values(resourcesOf(tpl.triggers)).find((r) => r.Type === 'AWS::KMS::Key')!.Properties.KeyPolicy as {
+    Statement: Statement[];
+  };
+  const events = keyPolicy.Statement.find((st) => JSON.stringify(st.Principal).includes('events.amazonaws.com'));
+  t.ok(events, 'EventBridge may use the DLQ key');
+  t.match(JSON.stringify(events?.Condition), /rule\/scrna-fastq-created/, 'for the FASTQ rule only');
+  const lambdaPolicy = Object.entries(resourcesOf(tpl.triggers)).find(
+    ([id, r]) => r.Type === 'AWS::IAM::Policy' && /UploadTrigger/.test(id),
+  )![1];
+  t.ok(
+    (lambdaPolicy.Properties.PolicyDocument as { Statement: Statement[] }).Statement.some(
+      (st) => [st.Action].flat().includes('kms:GenerateDataKey') && JSON.stringify(st.Resource).includes('Key'),
+    ),
+    'the Lambda role may encrypt with the DLQ key',
+  );
+  // NACLs: one per tier; the database tier admits only PostgreSQL from the private subnets, no ephemeral ingress.
+  tpl.network.resourceCountIs('AWS::EC2::NetworkAcl', 3);
+  const entries = Object.entries(resourcesOf(tpl.network)).filter(([, r]) => r.Type === 'AWS::EC2::NetworkAclEntry');
+  const isolatedIn = entries.filter(([id, r]) => id.startsWith('IsolatedAcl') && r.Properties.Egress !== true);
+  t.ok(isolatedIn.length > 0);
+  for (const [id, r] of isolatedIn) {
+    t.same(r.Properties.PortRange, { From: 5432, To: 5432 }, `${id}: PostgreSQL only`);
+    t.not(r.Properties.CidrBlock, '10.40.0.0/16', `${id}: from the private subnets, not the whole VPC`);
+  }
+  for (const [id, r] of entries) t.not(r.Properties.Protocol, -1, `${id}: a protocol and ports, never all traffic`);
+  const publicIn = entries.filter(([id, r]) => id.startsWith('PublicAcl') && r.Properties.Egress !== true).map(([, r]) => r.Properties);
+  t.ok(
+    publicIn.some((e) => e.CidrBlock === '192.0.2.0/24' && (e.PortRange as { From: number }).From === 443),
+    'clients reach the ALB',
+  );
+  // The S3 gateway endpoint names the platform's buckets and ECR's layer bucket only.
+  const endpoint = Object.values(resourcesOf(tpl.network)).find(
+    (r) => r.Type === 'AWS::EC2::VPCEndpoint' && r.Properties.VpcEndpointType === 'Gateway',
+  )!;
+  const resources = (endpoint.Properties.PolicyDocument as { Statement: Statement[] }).Statement.flatMap(
+    (st) => [st.Resource].flat() as string[],
+  );
+  t.ok(resources.length > 0);
+  for (const r of resources)
+    t.match(r, /^arn:aws:s3:::(scrna-(raw|work|results|access-logs)-123456789012-eu-west-1|prod-eu-west-1-starport-layer-bucket)(\/\*)?$/);
 });
 
 t.test('cdk-nag AwsSolutions and HIPAA Security: zero unacknowledged findings, every acknowledgement explained', async (t) => {
@@ -345,4 +544,32 @@ t.test('cfn-lint: every synthesized template has zero errors', async (t) => {
   t.comment(
     `cfn-lint: ${templates.length} templates, ${errors.length} errors, ${findings.filter((f) => f.Level === 'Warning').length} warnings`,
   );
+});
+
+// Acknowledgements are scoped to the statements they excuse: a one-role app whose "*" is excused for the Describe calls
+// still reports a new statement that puts "*" on something else.
+function findingsWith(extra?: iam.PolicyStatement): string[] {
+  const app = new App();
+  const stack = new Stack(app, 'scrna-api', { env: { account: '123456789012', region: 'eu-west-1' } });
+  const role = new iam.Role(stack, 'TaskRole', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
+  role.addToPolicy(new iam.PolicyStatement({ sid: 'DescribeJobs', actions: ['batch:DescribeJobs', 'batch:ListJobs'], resources: ['*'] }));
+  if (extra) role.addToPolicy(extra);
+  app.synth();
+  const packs = nagPacks(app);
+  acknowledgeFindings(app, packs, 'scrna');
+  return packs.flatMap((p) => p.validateScope(app).violations.map((v) => v.ruleName)).filter((r) => r.startsWith('AwsSolutions-IAM5'));
+}
+
+t.test('cdk-nag scoping: the excused statement alone is acknowledged', async (t) => {
+  t.same(findingsWith(), []);
+});
+
+t.test('cdk-nag scoping: another statement with the same wildcard is reported', async (t) => {
+  t.same(findingsWith(new iam.PolicyStatement({ sid: 'Extra', actions: ['s3:GetObject'], resources: ['*'] })), [
+    'AwsSolutions-IAM5[Resource::*]',
+  ]);
+});
+
+t.test('cdk-nag scoping: the wildcard in an unnamed statement (not a grant: a literal resource) is reported', async (t) => {
+  t.same(findingsWith(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: ['*'] })), ['AwsSolutions-IAM5[Resource::*]']);
 });

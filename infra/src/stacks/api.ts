@@ -9,25 +9,34 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as rds from 'aws-cdk-lib/aws-rds';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as route53Targets from 'aws-cdk-lib/aws-route53-targets';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import type { Construct } from 'constructs';
-import { AWS_CHOICES, AWS_ENV } from '../../../api/src/aws-env.js';
+import { AWS_CHOICES, AWS_ENV, DEPLOYED_ENV } from '../../../api/src/aws-env.js';
 import { grantSecretRead, logGroup, platformKey } from '../common.js';
 import type { PlatformConfig } from '../config.js';
 
 export const API_PORT = 8080;
 
-/** The private name under which the head node and the upload trigger reach the API (Cloud Map, inside the VPC). */
+/** Where the API image holds the RDS CA bundle (containers/api/Dockerfile puts it there; test/infra checks both). */
+export const RDS_CA_BUNDLE = '/app/certs/rds-global-bundle.pem';
+
+/**
+ * The name the head node and the upload trigger call: the public name over HTTPS. Inside the VPC a private zone of
+ * the same name answers with the internal load balancer, so that traffic never leaves the VPC and is still TLS with
+ * the same certificate.
+ */
 export function internalApiUrl(config: PlatformConfig): string {
-  return `http://api.${config.name}.internal:${API_PORT}`;
+  return `https://${config.api.domainName}`;
 }
 
 export interface ApiStackProps extends StackProps {
   vpc: ec2.IVpc;
   database: rds.DatabaseInstance;
   databaseSecret: secretsmanager.ISecret;
+  databaseAppSecret: secretsmanager.ISecret;
   databaseKey: kms.IKey;
   databaseClientSg: ec2.ISecurityGroup;
   raw: s3.IBucket;
@@ -39,14 +48,17 @@ export interface ApiStackProps extends StackProps {
   headJobDefinition: batch.IJobDefinition;
   headJobRole: iam.IRole;
   batchLogGroup: logs.ILogGroup;
-  batchSecurityGroup: ec2.ISecurityGroup;
+  /** Batch head instances: the only Batch instances that may call the API. */
+  headSecurityGroup: ec2.ISecurityGroup;
 }
 
 export class ApiStack extends Stack {
   readonly service: ecs.FargateService;
   readonly loadBalancer: elbv2.ApplicationLoadBalancer;
   readonly targetGroup: elbv2.ApplicationTargetGroup;
-  /** Members may call the API on its container port (the upload trigger attaches it). */
+  /** HTTPS inside the VPC for head nodes and the upload trigger. */
+  readonly internalLoadBalancer: elbv2.ApplicationLoadBalancer;
+  /** Members may call the API through the internal load balancer (the upload trigger attaches it). */
   readonly clientSecurityGroup: ec2.SecurityGroup;
   /** Bootstrap admin token (SCRNA_ADMIN_TOKEN); the upload trigger authenticates with it. */
   readonly adminToken: secretsmanager.Secret;
@@ -58,18 +70,13 @@ export class ApiStack extends Stack {
     const key = platformKey(this, 'Key', `${config.name} api (logs, token)`);
     this.key = key;
     const { region, account } = this;
-    const https = config.api.certificateArn !== undefined;
-    const publicUrl = config.api.domainName ? `${https ? 'https' : 'http'}://${config.api.domainName}` : undefined;
+    const publicUrl = internalApiUrl(config);
+    const certificate = elbv2.ListenerCertificate.fromArn(config.api.certificateArn);
 
     const cluster = new ecs.Cluster(this, 'Cluster', {
       clusterName: `${config.name}-api`,
       vpc: props.vpc,
       containerInsightsV2: ecs.ContainerInsights.ENABLED,
-    });
-    const namespace = new servicediscovery.PrivateDnsNamespace(this, 'Namespace', {
-      name: `${config.name}.internal`,
-      vpc: props.vpc,
-      description: 'Private names of platform services',
     });
 
     this.adminToken = new secretsmanager.Secret(this, 'AdminToken', {
@@ -86,23 +93,41 @@ export class ApiStack extends Stack {
       allowAllOutbound: false,
     });
     for (const cidr of config.api.allowedCidrs) {
-      albSg.addIngressRule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(https ? 443 : 80), 'clients');
-      if (https) albSg.addIngressRule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(80), 'clients (redirected to HTTPS)');
+      albSg.addIngressRule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(443), 'clients');
+      albSg.addIngressRule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(80), 'clients (redirected to HTTPS)');
     }
-    const serviceSg = new ec2.SecurityGroup(this, 'ServiceSg', {
+    // Inside the VPC: the same name and certificate on an internal load balancer that only head nodes and API clients reach.
+    const internalAlbSg = new ec2.SecurityGroup(this, 'InternalAlbSg', {
       vpc: props.vpc,
-      description: 'API tasks: from the load balancer, the Batch head node and API clients',
-      allowAllOutbound: true,
+      description: 'Internal API load balancer: HTTPS from Batch head instances and API clients only',
+      allowAllOutbound: false,
     });
     this.clientSecurityGroup = new ec2.SecurityGroup(this, 'ClientSg', {
       vpc: props.vpc,
-      description: 'Members may call the platform API on its container port',
+      description: 'Members may call the platform API through the internal load balancer',
+      allowAllOutbound: false,
+    });
+    internalAlbSg.addIngressRule(props.headSecurityGroup, ec2.Port.tcp(443), 'Nextflow events from head instances');
+    internalAlbSg.addIngressRule(this.clientSecurityGroup, ec2.Port.tcp(443), 'API clients (upload trigger)');
+    this.clientSecurityGroup.addEgressRule(internalAlbSg, ec2.Port.tcp(443), 'HTTPS to the internal API load balancer');
+    // The head instances' group lives in the batch stack, which must not depend on this one: its egress rule lives here.
+    new ec2.CfnSecurityGroupEgress(this, 'HeadToApi', {
+      groupId: props.headSecurityGroup.securityGroupId,
+      ipProtocol: 'tcp',
+      fromPort: 443,
+      toPort: 443,
+      destinationSecurityGroupId: internalAlbSg.securityGroupId,
+      description: 'Batch head instances: HTTPS to the internal API load balancer',
+    });
+    const serviceSg = new ec2.SecurityGroup(this, 'ServiceSg', {
+      vpc: props.vpc,
+      description: 'API tasks: only from the two load balancers',
       allowAllOutbound: true,
     });
     serviceSg.addIngressRule(albSg, ec2.Port.tcp(API_PORT), 'from the load balancer');
-    serviceSg.addIngressRule(props.batchSecurityGroup, ec2.Port.tcp(API_PORT), 'Nextflow events from the head node');
-    serviceSg.addIngressRule(this.clientSecurityGroup, ec2.Port.tcp(API_PORT), 'API clients (upload trigger)');
+    serviceSg.addIngressRule(internalAlbSg, ec2.Port.tcp(API_PORT), 'from the internal load balancer');
     albSg.addEgressRule(serviceSg, ec2.Port.tcp(API_PORT), 'to the API tasks');
+    internalAlbSg.addEgressRule(serviceSg, ec2.Port.tcp(API_PORT), 'to the API tasks');
 
     const taskRole = new iam.Role(this, 'TaskRole', {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
@@ -156,12 +181,22 @@ export class ApiStack extends Stack {
     );
 
     const image = ecs.ContainerImage.fromEcrRepository(ecr.Repository.fromRepositoryName(this, 'ApiRepo', 'scrna/api'), config.images.tag);
+    // Both logins are read by the tasks themselves when a connection opens (rotation-proof), never injected at start.
+    const appDb = secretsmanager.Secret.fromSecretCompleteArn(this, 'DatabaseAppSecret', props.databaseAppSecret.secretArn);
+    const masterDb = secretsmanager.Secret.fromSecretCompleteArn(this, 'DatabaseSecret', props.databaseSecret.secretArn);
+    const databaseEnv = {
+      [DEPLOYED_ENV.databaseSecret]: appDb.secretArn,
+      [DEPLOYED_ENV.databaseCaBundle]: RDS_CA_BUNDLE,
+      [AWS_ENV.region]: region,
+    };
+    grantSecretRead(this, taskRole, appDb.secretArn, props.databaseKey.keyArn);
     const environment: Record<string, string> = {
       PORT: String(API_PORT),
       HOST: '0.0.0.0',
       NODE_ENV: 'production',
-      PGSSLMODE: 'require',
       SCRNA_DATA_DIR: '/var/lib/scrna',
+      [DEPLOYED_ENV.requireAuth]: '1',
+      ...databaseEnv,
       // The names the API reads on AWS, from the API's own list (api/src/aws-env.ts).
       [AWS_ENV.launcher]: AWS_CHOICES.launcher,
       [AWS_ENV.resultStore]: AWS_CHOICES.resultStore,
@@ -174,19 +209,10 @@ export class ApiStack extends Stack {
       [AWS_ENV.rawBucket]: props.raw.bucketName,
       [AWS_ENV.workBucket]: props.work.bucketName,
       [AWS_ENV.resultsBucket]: props.results.bucketName,
-      // What the head node's plugin is told to call: the private service name, not the public URL.
-      [AWS_ENV.publicUrl]: internalApiUrl(config),
+      // What the head node's plugin is told to call: the API's name, answered inside the VPC by the internal load balancer.
+      [AWS_ENV.publicUrl]: publicUrl,
     };
-    // Imported by ARN so ECS's grant stays in this stack (see grantSecretRead).
-    const db = secretsmanager.Secret.fromSecretCompleteArn(this, 'DatabaseSecret', props.databaseSecret.secretArn);
-    const secrets = {
-      PGHOST: ecs.Secret.fromSecretsManager(db, 'host'),
-      PGPORT: ecs.Secret.fromSecretsManager(db, 'port'),
-      PGUSER: ecs.Secret.fromSecretsManager(db, 'username'),
-      PGPASSWORD: ecs.Secret.fromSecretsManager(db, 'password'),
-      PGDATABASE: ecs.Secret.fromSecretsManager(db, 'dbname'),
-      SCRNA_ADMIN_TOKEN: ecs.Secret.fromSecretsManager(this.adminToken),
-    };
+    const secrets = { SCRNA_ADMIN_TOKEN: ecs.Secret.fromSecretsManager(this.adminToken) };
 
     const taskDefinition = new ecs.FargateTaskDefinition(this, 'Task', {
       family: `${config.name}-api`,
@@ -209,22 +235,23 @@ export class ApiStack extends Stack {
     });
 
     // One-off schema migration: same image, secrets and network; run it before (re)deploying the service (README).
+    const migrationRole = new iam.Role(this, 'MigrationRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      description: 'Migration task: read the application and master database logins',
+    });
+    grantSecretRead(this, migrationRole, appDb.secretArn, props.databaseKey.keyArn);
+    grantSecretRead(this, migrationRole, masterDb.secretArn, props.databaseKey.keyArn);
     const migrationTask = new ecs.FargateTaskDefinition(this, 'MigrationTask', {
       family: `${config.name}-api-migrate`,
       cpu: 256,
       memoryLimitMiB: 512,
+      taskRole: migrationRole,
     });
     migrationTask.addContainer('migrate', {
       image,
       command: config.api.migrationCommand,
-      environment: { NODE_ENV: 'production', PGSSLMODE: 'require' },
-      secrets: {
-        PGHOST: secrets.PGHOST,
-        PGPORT: secrets.PGPORT,
-        PGUSER: secrets.PGUSER,
-        PGPASSWORD: secrets.PGPASSWORD,
-        PGDATABASE: secrets.PGDATABASE,
-      },
+      // The master login only here: it creates the application role once; the schema is then owned by that role.
+      environment: { NODE_ENV: 'production', ...databaseEnv, [DEPLOYED_ENV.databaseMasterSecret]: masterDb.secretArn },
       logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'migrate' }),
     });
 
@@ -233,8 +260,6 @@ export class ApiStack extends Stack {
       description: 'Migration task: no inbound; outbound to the database and AWS endpoints',
       allowAllOutbound: true,
     });
-    for (const td of [taskDefinition, migrationTask])
-      grantSecretRead(this, td.obtainExecutionRole(), db.secretArn, props.databaseKey.keyArn);
 
     this.service = new ecs.FargateService(this, 'Service', {
       serviceName: `${config.name}-api`,
@@ -251,7 +276,6 @@ export class ApiStack extends Stack {
       circuitBreaker: { enable: true, rollback: true },
       minHealthyPercent: 100,
       healthCheckGracePeriod: Duration.seconds(120),
-      cloudMapOptions: { name: 'api', cloudMapNamespace: namespace, dnsTtl: Duration.seconds(10), containerPort: API_PORT },
     });
     const scaling = this.service.autoScaleTaskCount({ minCapacity: config.api.minCount, maxCapacity: config.api.maxCount });
     scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: 60 });
@@ -277,27 +301,62 @@ export class ApiStack extends Stack {
       deregistrationDelay: Duration.seconds(30),
       healthCheck: { path: '/healthz', healthyHttpCodes: '200', interval: Duration.seconds(15) },
     });
-    if (https) {
-      this.loadBalancer.addListener('Https', {
-        port: 443,
-        protocol: elbv2.ApplicationProtocol.HTTPS,
-        certificates: [elbv2.ListenerCertificate.fromArn(config.api.certificateArn!)],
-        sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
-        defaultTargetGroups: [this.targetGroup],
-        open: false,
-      });
-      this.loadBalancer.addListener('Redirect', {
-        port: 80,
-        protocol: elbv2.ApplicationProtocol.HTTP,
-        open: false,
-        defaultAction: elbv2.ListenerAction.redirect({ protocol: 'HTTPS', port: '443', permanent: true }),
-      });
-    } else {
-      this.loadBalancer.addListener('Http', { port: 80, defaultTargetGroups: [this.targetGroup], open: false });
-    }
+    this.loadBalancer.addListener('Https', {
+      port: 443,
+      protocol: elbv2.ApplicationProtocol.HTTPS,
+      certificates: [certificate],
+      sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
+      defaultTargetGroups: [this.targetGroup],
+      open: false,
+    });
+    this.loadBalancer.addListener('Redirect', {
+      port: 80,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      open: false,
+      defaultAction: elbv2.ListenerAction.redirect({ protocol: 'HTTPS', port: '443', permanent: true }),
+    });
+
+    this.internalLoadBalancer = new elbv2.ApplicationLoadBalancer(this, 'InternalAlb', {
+      loadBalancerName: `${config.name}-api-internal`,
+      vpc: props.vpc,
+      internetFacing: false,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      securityGroup: internalAlbSg,
+      deletionProtection: true,
+      dropInvalidHeaderFields: true,
+      idleTimeout: Duration.seconds(300),
+    });
+    this.internalLoadBalancer.logAccessLogs(props.accessLogs, 'alb-internal');
+    const internalTargets = new elbv2.ApplicationTargetGroup(this, 'InternalTargets', {
+      vpc: props.vpc,
+      port: API_PORT,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      targetType: elbv2.TargetType.IP,
+      targets: [this.service],
+      deregistrationDelay: Duration.seconds(30),
+      healthCheck: { path: '/healthz', healthyHttpCodes: '200', interval: Duration.seconds(15) },
+    });
+    this.internalLoadBalancer.addListener('InternalHttps', {
+      port: 443,
+      protocol: elbv2.ApplicationProtocol.HTTPS,
+      certificates: [certificate],
+      sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
+      defaultTargetGroups: [internalTargets],
+      open: false,
+    });
+    // Split horizon: inside the VPC the API's name resolves to the internal load balancer.
+    const zone = new route53.PrivateHostedZone(this, 'InternalZone', { zoneName: config.api.domainName, vpc: props.vpc });
+    new route53.ARecord(this, 'InternalName', {
+      zone,
+      target: route53.RecordTarget.fromAlias(new route53Targets.LoadBalancerTarget(this.internalLoadBalancer)),
+    });
     scaling.scaleOnRequestCount('Requests', { requestsPerTarget: 500, targetGroup: this.targetGroup });
 
-    new CfnOutput(this, 'Url', { value: publicUrl ?? `http://${this.loadBalancer.loadBalancerDnsName}` });
+    new CfnOutput(this, 'Url', { value: publicUrl });
+    new CfnOutput(this, 'LoadBalancerDns', {
+      description: 'Point the public DNS name of api.domainName here (CNAME or alias)',
+      value: this.loadBalancer.loadBalancerDnsName,
+    });
     new CfnOutput(this, 'MigrateCommand', {
       description: 'Runs the schema migration once (before the first deploy of a new API version)',
       value: [

@@ -18,15 +18,17 @@ export interface BatchStackProps extends StackProps {
   work: s3.IBucket;
   results: s3.IBucket;
   dataKey: kms.IKey;
-  /** URL the head node's nf-scrna plugin posts events to (the API's private service name). */
+  /** URL the head node's nf-scrna plugin posts events to (the API's name over HTTPS). */
   apiUrl: string;
+  /** Security group of the interface endpoints: the one place task instances may send HTTPS to besides S3. */
+  endpointSecurityGroup: ec2.ISecurityGroup;
 }
 
 /**
- * Where the launch template installs the AWS CLI: the path Nextflow's docs (and workflows/conf/awsbatch.config) use
- * for aws.batch.cliPath. Nextflow mounts its grand-parent directory into every task container.
+ * Names of the head job's environment that workflows/conf/awsbatch.config reads for task images
+ * (test/infra checks the config resolves them into the configured registry and tag).
  */
-export const AWS_CLI_PATH = '/home/ec2-user/miniconda/bin/aws';
+export const HEAD_IMAGE_ENV = { registry: 'SCRNA_CONTAINER_REGISTRY', tag: 'SCRNA_CONTAINER_TAG' } as const;
 
 export class BatchStack extends Stack {
   readonly headQueue: batch.JobQueue;
@@ -35,7 +37,10 @@ export class BatchStack extends Stack {
   readonly logGroup: logs.LogGroup;
   readonly taskJobRole: iam.Role;
   readonly headJobRole: iam.Role;
-  readonly securityGroup: ec2.SecurityGroup;
+  /** Head instances: may call the API (internal load balancer) and AWS endpoints. */
+  readonly headSecurityGroup: ec2.SecurityGroup;
+  /** Task instances: AWS endpoints (ECR, logs, ECS, ...) and S3 only; no route to the API or the internet. */
+  readonly taskSecurityGroup: ec2.SecurityGroup;
 
   constructor(scope: Construct, id: string, config: PlatformConfig, props: BatchStackProps) {
     super(scope, id, props);
@@ -43,29 +48,23 @@ export class BatchStack extends Stack {
     const { region, account } = this;
     this.logGroup = logGroup(this, 'JobLogs', `/${config.name}/batch/jobs`, key, config);
 
-    this.securityGroup = new ec2.SecurityGroup(this, 'InstanceSg', {
-      vpc: props.vpc,
-      description: 'Batch instances: no inbound; outbound to AWS APIs, images and the platform API',
-      allowAllOutbound: true,
-    });
+    // Egress per instance kind, no inbound: HTTPS to the interface endpoints and to S3 (gateway prefix list) for both;
+    // head instances also reach the API. Task images come from ECR through the endpoints, so tasks need nothing else.
+    const instanceSg = (id: string, description: string) => {
+      const sg = new ec2.SecurityGroup(this, id, { vpc: props.vpc, description, allowAllOutbound: false });
+      sg.addEgressRule(props.endpointSecurityGroup, ec2.Port.tcp(443), 'HTTPS to the AWS interface endpoints');
+      sg.addEgressRule(ec2.Peer.prefixList(config.network.s3PrefixListId), ec2.Port.tcp(443), 'HTTPS to S3 (gateway endpoint)');
+      return sg;
+    };
+    this.headSecurityGroup = instanceSg('HeadInstanceSg', 'Batch head instances: no inbound; outbound to AWS endpoints, S3 and the API');
+    this.taskSecurityGroup = instanceSg('TaskInstanceSg', 'Batch task instances: no inbound; outbound to AWS endpoints and S3 only');
 
-    // The ECS-optimized AMI has no AWS CLI; Nextflow's task wrapper needs one to stage files from S3.
-    const userData = new ec2.MultipartUserData();
-    const commands = ec2.UserData.forLinux();
-    userData.addUserDataPart(commands, ec2.MultipartBody.SHELL_SCRIPT, true);
-    commands.addCommands(
-      'set -euo pipefail',
-      'dnf install -y unzip',
-      'curl -fsSL -o /tmp/awscliv2.zip https://awscli.amazonaws.com/awscli-exe-linux-$(uname -m).zip',
-      'unzip -q /tmp/awscliv2.zip -d /tmp/awscliv2',
-      `/tmp/awscliv2/aws/install --install-dir ${AWS_CLI_PATH.replace(/\/bin\/aws$/, '/aws-cli')} --bin-dir ${AWS_CLI_PATH.replace(/\/aws$/, '')}`,
-      'rm -rf /tmp/awscliv2 /tmp/awscliv2.zip',
-    );
     const launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
       launchTemplateName: `${config.name}-batch`,
-      userData,
       requireImdsv2: true,
-      httpPutResponseHopLimit: 2, // containers on the instance reach IMDS through the Docker bridge
+      // Containers are one hop further than the instance: with 1 they cannot read the instance role's credentials.
+      // Tasks get their job role from the ECS agent's credential endpoint instead.
+      httpPutResponseHopLimit: 1,
       blockDevices: [
         {
           deviceName: '/dev/xvda',
@@ -82,12 +81,12 @@ export class BatchStack extends Stack {
 
     const instanceTypes = (names: string[]) => names.filter((n) => n.includes('.')).map((n) => new ec2.InstanceType(n));
     const instanceClasses = (names: string[]) => names.filter((n) => !n.includes('.')) as ec2.InstanceClass[];
-    const computeEnvironment = (id: string, spot: boolean, maxvCpus: number, types: string[]) =>
+    const computeEnvironment = (id: string, spot: boolean, maxvCpus: number, types: string[], sg: ec2.ISecurityGroup) =>
       new batch.ManagedEc2EcsComputeEnvironment(this, id, {
         computeEnvironmentName: `${config.name}-${id.toLowerCase()}`,
         vpc: props.vpc,
         vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
-        securityGroups: [this.securityGroup],
+        securityGroups: [sg],
         spot,
         ...(spot
           ? {
@@ -106,9 +105,15 @@ export class BatchStack extends Stack {
         replaceComputeEnvironment: false,
       });
 
-    const taskCe = computeEnvironment('Tasks', config.batch.taskSpot, config.batch.taskMaxVcpus, config.batch.taskInstanceTypes);
+    const taskCe = computeEnvironment(
+      'Tasks',
+      config.batch.taskSpot,
+      config.batch.taskMaxVcpus,
+      config.batch.taskInstanceTypes,
+      this.taskSecurityGroup,
+    );
     // The head job holds the run's state: a spot reclaim would kill the whole run, so its capacity is on-demand only.
-    const headCe = computeEnvironment('Head', false, config.batch.headMaxVcpus, config.batch.headInstanceTypes);
+    const headCe = computeEnvironment('Head', false, config.batch.headMaxVcpus, config.batch.headInstanceTypes, this.headSecurityGroup);
     this.taskQueue = new batch.JobQueue(this, 'TaskQueue', {
       jobQueueName: `${config.name}-tasks`,
       computeEnvironments: [{ computeEnvironment: taskCe, order: 1 }],
@@ -217,9 +222,10 @@ export class BatchStack extends Stack {
           SCRNA_BATCH_TASK_QUEUE: this.taskQueue.jobQueueName,
           SCRNA_BATCH_TASK_JOB_ROLE: this.taskJobRole.roleArn,
           SCRNA_BATCH_LOG_GROUP: this.logGroup.logGroupName,
-          SCRNA_BATCH_CLI_PATH: AWS_CLI_PATH,
-          // Task images (scrna/starsolo, scrna/scanpy, ...) live next to the head-node image.
-          SCRNA_CONTAINER_REGISTRY: `${config.images.registry}/`,
+          // Task images (scrna/starsolo, scrna/scanpy, ...) live next to the head-node image, with the same tag; they
+          // carry the AWS CLI Nextflow's task wrapper uses, so instances need no CLI install (and no internet).
+          [HEAD_IMAGE_ENV.registry]: `${config.images.registry}/`,
+          [HEAD_IMAGE_ENV.tag]: config.images.tag,
           SCRNA_PIPELINE: '/opt/scrna/pipeline',
           SCRNA_RAW_BUCKET: props.raw.bucketName,
           SCRNA_WORK_BUCKET: props.work.bucketName,

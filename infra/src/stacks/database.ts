@@ -14,7 +14,10 @@ export interface DatabaseStackProps extends StackProps {
 
 export class DatabaseStack extends Stack {
   readonly instance: rds.DatabaseInstance;
+  /** Master login: used only by the migration task to create the application role, and by the rotation functions. */
   readonly secret: rds.DatabaseSecret;
+  /** The application's login (not the master), rotated with the multi-user scheme; the API reads it per connection. */
+  readonly appSecret: secretsmanager.ISecret;
   readonly key: kms.Key;
   /** Attach this group to whatever may connect (API service, migration task); nothing else gets in. */
   readonly clientSecurityGroup: ec2.SecurityGroup;
@@ -67,7 +70,8 @@ export class DatabaseStack extends Stack {
       multiAz: db.multiAz,
       backupRetention: Duration.days(db.backupRetentionDays),
       deletionProtection: db.deletionProtection,
-      removalPolicy: db.deletionProtection ? RemovalPolicy.SNAPSHOT : RemovalPolicy.DESTROY,
+      // `cdk destroy` (once deletion protection is off) always leaves a final snapshot; it is never deleted with the stack.
+      removalPolicy: RemovalPolicy.SNAPSHOT,
       autoMinorVersionUpgrade: true,
       iamAuthentication: true,
       monitoringInterval: Duration.seconds(60),
@@ -84,15 +88,35 @@ export class DatabaseStack extends Stack {
 
     for (const g of exportGroups) this.instance.node.addDependency(g);
 
+    // The application user: created by the migration task (scrna migrate) from this secret; the multi-user rotation
+    // alternates scrna_app and scrna_app_clone, so the login in use keeps working while the other one is changed.
+    this.appSecret = new rds.DatabaseSecret(this, 'AppSecret', {
+      username: 'scrna_app',
+      secretName: `${config.name}/database-app`,
+      encryptionKey: key,
+      dbname: db.databaseName,
+      masterSecret: this.secret,
+    }).attach(this.instance);
+
     // Rotation runs in the private subnets and reaches Secrets Manager through the VPC endpoint.
     // (Built directly rather than with addRotationSingleUser so the database rule names port 5432, not a token.)
-    new secretsmanager.SecretRotation(this, 'Rotation', {
-      application: secretsmanager.SecretRotationApplication.POSTGRES_ROTATION_SINGLE_USER,
-      secret: this.secret,
-      target: { connections: new ec2.Connections({ securityGroups: [dbSg], defaultPort: ec2.Port.tcp(5432) }) },
+    const target = { connections: new ec2.Connections({ securityGroups: [dbSg], defaultPort: ec2.Port.tcp(5432) }) };
+    const rotation = {
+      target,
       vpc: props.vpc,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
       automaticallyAfter: Duration.days(db.rotationDays),
+    };
+    new secretsmanager.SecretRotation(this, 'Rotation', {
+      ...rotation,
+      application: secretsmanager.SecretRotationApplication.POSTGRES_ROTATION_SINGLE_USER,
+      secret: this.secret,
+    });
+    new secretsmanager.SecretRotation(this, 'AppRotation', {
+      ...rotation,
+      application: secretsmanager.SecretRotationApplication.POSTGRES_ROTATION_MULTI_USER,
+      secret: this.appSecret,
+      masterSecret: this.secret,
     });
   }
 }

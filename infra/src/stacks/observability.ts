@@ -29,6 +29,7 @@ export interface ObservabilityStackProps extends StackProps {
 }
 
 const NAMESPACE = 'scrna';
+export const STUCK_QUEUE_EXPRESSION = 'IF(FILL(started, 0) > 0, 0, IF(FILL(queued, 0) > 0, 1))';
 
 export class ObservabilityStack extends Stack {
   readonly topic: sns.Topic;
@@ -111,10 +112,13 @@ export class ObservabilityStack extends Stack {
       comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cw.TreatMissingData.NOT_BREACHING,
     });
-    // Stuck: jobs became runnable during the window and not one started (no capacity, bad launch template, vCPU limit).
+    // Stuck: jobs became runnable and not one started (no capacity, bad launch template, vCPU limit). A window in which
+    // a job started is 0 (OK); one with jobs queued and none started is 1 (ALARM); a window with neither has no data
+    // point (the two-argument IF), and missing data is ignored: the alarm keeps its state until a job starts, instead
+    // of clearing one window later while the queue is still stuck.
     const window = Duration.minutes(config.alarms.stuckQueueMinutes);
     this.stuckQueue = new cw.MathExpression({
-      expression: 'IF(FILL(queued, 0) > 0 AND FILL(started, 0) == 0, 1, 0)',
+      expression: STUCK_QUEUE_EXPRESSION,
       usingMetrics: { queued: queued.with({ period: window }), started: started.with({ period: window }) },
       period: window,
       label: 'queue stuck',
@@ -124,7 +128,7 @@ export class ObservabilityStack extends Stack {
       threshold: 1,
       evaluationPeriods: 1,
       comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+      treatMissingData: cw.TreatMissingData.IGNORE,
     });
 
     const dlqDepth = props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) });

@@ -3,7 +3,7 @@ import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
-import { platformKey } from '../common.js';
+import { type BucketPurpose, bucketName, platformKey } from '../common.js';
 import type { PlatformConfig } from '../config.js';
 
 export class StorageStack extends Stack {
@@ -17,7 +17,7 @@ export class StorageStack extends Stack {
     super(scope, id, props);
     this.key = platformKey(this, 'Key', `${config.name} data buckets`);
     const removalPolicy = config.storage.retainOnDelete ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
-    const name = (purpose: string) => `${config.name}-${purpose}-${config.account}-${config.region}`;
+    const name = (purpose: BucketPurpose) => bucketName(config, purpose);
 
     // Server access logs and ALB logs can only be delivered to SSE-S3 buckets, so this one is not KMS-encrypted.
     this.accessLogs = new s3.Bucket(this, 'AccessLogs', {
@@ -33,7 +33,7 @@ export class StorageStack extends Stack {
       ],
     });
 
-    const bucket = (id: string, purpose: string, extra: Partial<s3.BucketProps>) =>
+    const bucket = (id: string, purpose: BucketPurpose, extra: Partial<s3.BucketProps>) =>
       new s3.Bucket(this, id, {
         bucketName: name(purpose),
         encryption: s3.BucketEncryption.KMS,

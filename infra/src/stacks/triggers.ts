@@ -5,6 +5,7 @@ import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -58,9 +59,11 @@ export class TriggersStack extends Stack {
 
     const sg = new ec2.SecurityGroup(this, 'Sg', {
       vpc: props.vpc,
-      description: 'Upload trigger: outbound to the API and AWS endpoints only',
-      allowAllOutbound: true,
+      description: 'Upload trigger: outbound HTTPS to AWS endpoints and S3 (the API through its client group)',
+      allowAllOutbound: false,
     });
+    sg.addEgressRule(ec2.Peer.ipv4(config.network.cidr), ec2.Port.tcp(443), 'HTTPS to the AWS interface endpoints');
+    sg.addEgressRule(ec2.Peer.prefixList(config.network.s3PrefixListId), ec2.Port.tcp(443), 'HTTPS to S3 (gateway endpoint)');
     this.function = new nodejs.NodejsFunction(this, 'UploadTrigger', {
       functionName: `${config.name}-upload-trigger`,
       entry: path.join(here, '../lambda/upload-trigger.ts'),
@@ -103,11 +106,24 @@ export class TriggersStack extends Stack {
     props.raw.grantRead(this.function);
     grantSecretRead(this, this.function, props.adminToken.secretArn, props.adminTokenKey.keyArn);
 
+    const ruleName = `${config.name}-fastq-created`;
     this.rule = new events.Rule(this, 'FastqCreated', {
-      ruleName: `${config.name}-fastq-created`,
+      ruleName,
       description: 'FASTQs created in the raw bucket start the upload trigger',
       eventPattern: fastqPattern(props.raw.bucketName, config.triggers.fastqSuffixes),
     });
+    // Both writers to the encrypted dead-letter queue need the key: EventBridge (for this rule only) and the function's role.
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'EventBridgeDeadLetters',
+        principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: ['*'], // In a key policy `*` means "this key".
+        // Built from the fixed rule name: a reference to the rule would make key, queue, function and rule a cycle.
+        conditions: { ArnEquals: { 'aws:SourceArn': `arn:aws:events:${this.region}:${this.account}:rule/${ruleName}` } },
+      }),
+    );
+    key.grant(this.function, 'kms:Decrypt', 'kms:GenerateDataKey');
     this.rule.addTarget(
       new targets.LambdaFunction(this.function, {
         deadLetterQueue: this.deadLetterQueue,
