@@ -452,6 +452,8 @@ async function webhooks(sub: string | undefined, args: string[]): Promise<number
     return 0;
   }
   throw new CliError(`webhooks: unknown or incomplete command\n${USAGE}`);
+}
+
 /**
  * Runs the schema migrations with the server's own database settings and exits: the deployed migration task. With a
  * master secret as well, the application's role is created first, so the schema is owned by it and not the master.
