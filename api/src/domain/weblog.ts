@@ -1,6 +1,6 @@
 // Nextflow weblog events (nf-weblog's JSON, plus the nf-scrna plugin's extras) mapped to task observations and run facts.
 import { FIELD_BY_TRACE, TASK_STATUS_RANK, type TaskObservation, type TaskValue } from './task-fields.js';
-import { EXIT_UNKNOWN } from './values.js';
+import { EXIT_UNKNOWN, INT32_MAX } from './values.js';
 
 export interface WeblogEvent {
   runName: string;
@@ -25,7 +25,6 @@ const STATUS_OF_EVENT: Record<string, string> = {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** seq, task_id and attempt are stored as Postgres integers. */
-const INT32_MAX = 2 ** 31 - 1;
 const isInt32 = (v: unknown, min: number) => Number.isInteger(v) && (v as number) >= min && (v as number) <= INT32_MAX;
 
 export interface FieldError {
@@ -44,6 +43,8 @@ export function checkEvent(e: unknown, at: string): FieldError | null {
   if (ev.seq !== undefined && !isInt32(ev.seq, 0)) return { field: p('seq'), message: `seq must be an integer from 0 to ${INT32_MAX}` };
   if (ev.platformRunId !== undefined && (typeof ev.platformRunId !== 'string' || !UUID.test(ev.platformRunId)))
     return { field: p('platformRunId'), message: 'platformRunId must be a run id (UUID)' };
+  for (const k of ['utcTime', 'timestamp'] as const)
+    if (ev[k] !== undefined && ev[k] !== null && typeof ev[k] !== 'string') return { field: p(k), message: `${k} must be a string` };
   for (const k of ['trace', 'metadata'] as const)
     if (ev[k] !== undefined && ev[k] !== null && (typeof ev[k] !== 'object' || Array.isArray(ev[k])))
       return { field: p(k), message: `${k} must be an object` };
