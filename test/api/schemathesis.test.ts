@@ -31,30 +31,35 @@ t.test('schemathesis finds no failure in the live document', async (t) => {
   const doc = (await p.app.inject({ url: '/api/v1/openapi.json' })).json();
   const operations = Object.values(doc.paths as Record<string, object>).flatMap((o) => Object.keys(o)).length;
 
+  // Its own working directory: schemathesis keeps a cache (.schemathesis/) there.
   const report = path.join(await mkdtemp(path.join(tmpdir(), 'st-report-')), 'report.json');
-  const st = await run(ST, [
-    '--no-color',
-    '--config-file',
-    path.join(repoRoot, 'test/api/schemathesis.toml'),
-    'run',
-    `http://127.0.0.1:${port}/api/v1/openapi.json`,
-    '--checks',
-    'all',
-    '--workers',
-    '1',
-    '--max-examples',
-    '10',
-    '--max-time',
-    String(BUDGET_S),
-    '--request-timeout',
-    '20',
-    '--header',
-    `Authorization: Bearer ${admin}`,
-    '--report',
-    'json',
-    '--report-json-path',
-    report,
-  ]);
+  const st = await run(
+    ST,
+    [
+      '--no-color',
+      '--config-file',
+      path.join(repoRoot, 'test/api/schemathesis.toml'),
+      'run',
+      `http://127.0.0.1:${port}/api/v1/openapi.json`,
+      '--checks',
+      'all',
+      '--workers',
+      '1',
+      '--max-examples',
+      '10',
+      '--max-time',
+      String(BUDGET_S),
+      '--request-timeout',
+      '20',
+      '--header',
+      `Authorization: Bearer ${admin}`,
+      '--report',
+      'json',
+      '--report-json-path',
+      report,
+    ],
+    { cwd: path.dirname(report) },
+  );
   const text = await readFile(report, 'utf8');
   const r = JSON.parse(text);
   // The seed is a 128-bit integer: read it from the text, JSON.parse rounds it.

@@ -34,7 +34,7 @@ export interface FieldError {
 
 /** Checks the fields the platform relies on; anything else in the event is kept as sent. */
 export function checkEvent(e: unknown, at: string): FieldError | null {
-  if (typeof e !== 'object' || e === null || Array.isArray(e)) return { field: at || '(body)', message: 'an event must be a JSON object' };
+  if (typeof e !== 'object' || e === null || Array.isArray(e)) return { field: at || 'body', message: 'an event must be a JSON object' };
   const ev = e as Record<string, unknown>;
   const p = (k: string) => (at ? `${at}.${k}` : k);
   if (typeof ev.event !== 'string' || ev.event === '') return { field: p('event'), message: 'event name (string) is required' };

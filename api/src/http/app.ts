@@ -71,7 +71,7 @@ declare module 'fastify' {
   }
 }
 
-const BODY_ERRORS = new Set(['FST_ERR_CTP_INVALID_JSON_BODY', 'FST_ERR_CTP_BODY_TOO_LARGE']);
+const BODY_ERRORS = new Set(['FST_ERR_CTP_INVALID_JSON_BODY', 'FST_ERR_CTP_BODY_TOO_LARGE', 'FST_ERR_CTP_EMPTY_JSON_BODY']);
 
 function fieldOfValidation(err: {
   validation?: { instancePath: string; params: Record<string, unknown>; propertyName?: string }[];

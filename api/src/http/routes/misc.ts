@@ -118,6 +118,9 @@ export const miscRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
     async (req, reply) => {
       const b = req.body;
       const m = FASTQ_NAME.exec(b.uri);
+      // The name is the only source of the lane when none is sent: bcl2fastq numbers lanes from 1.
+      if (m && b.lane === undefined && Number(m[2]) < 1)
+        throw new DomainError('invalid', `uri: lane ${m[2]} in the file name (lanes start at 1)`, { field: 'uri' });
       const rec = {
         id: randomUUID(),
         uri: b.uri,
