@@ -33,7 +33,7 @@ import { resultRoutes } from './routes/results.js';
 import { runRoutes } from './routes/runs.js';
 import { sessionRoutes } from './routes/session.js';
 import { ErrorBody } from './schemas.js';
-import { installValidatorCompiler } from './validator-compiler.js';
+import { buildValidator } from './validator-compiler.js';
 
 export interface Services {
   repos: Repositories;
@@ -92,7 +92,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     logger: opts.logger ?? false,
     // Routes with larger legitimate bodies (events) raise it; over the limit is a 413 while the body streams in.
     bodyLimit: DEFAULT_BODY_LIMIT,
-    ajv: { customOptions: { allErrors: false, coerceTypes: 'array', removeAdditional: false }, plugins: [] },
+    schemaController: { compilersFactory: { buildValidator } },
     forceCloseConnections: true,
     return503OnClosing: true,
     // A path parameter longer than this is a 414 before validation; the URL itself is bounded by Node's header limit.
@@ -101,7 +101,6 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   app.decorate('services', services);
   app.decorate('responseViolations', [] as ResponseViolation[]);
   app.addSchema(ErrorBody);
-  installValidatorCompiler(app);
   installJsonParser(app);
   installRouteSecurity(app);
   const answerUndeclaredMethods = collectMethods(app);
