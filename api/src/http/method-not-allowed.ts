@@ -4,12 +4,16 @@
 import type { FastifyInstance } from 'fastify';
 import { errorReply } from './errors.js';
 
-/** Collects the declared methods of every API path; call the returned function once all routes are registered. */
+/**
+ * Collects the declared methods of every path; call the returned function once all routes are registered (a route
+ * added later on a covered path would collide with its 405 route, and Fastify refuses to start).
+ */
 export function collectMethods(app: FastifyInstance): () => void {
   const declared = new Map<string, Set<string>>();
   let done = false;
   app.addHook('onRoute', (r) => {
-    if (done || !(r.url.startsWith('/api/') || r.url === '/healthz' || r.url === '/readyz')) return;
+    // Every path of the API (/api/, /ga4gh/, health), not Swagger UI's files.
+    if (done || r.url.startsWith('/docs')) return;
     const methods = declared.get(r.url) ?? new Set<string>();
     for (const m of Array.isArray(r.method) ? r.method : [r.method]) methods.add(m);
     // Fastify answers HEAD on every GET route by itself.
