@@ -58,8 +58,17 @@ t.test('launch requests are validated against the pipeline schemas', async (t) =
   });
   t.equal(rejected.statusCode, 400);
   t.equal(rejected.json().field, 'params.counter');
-  t.equal((await p.app.inject({ method: 'POST', url: '/api/v1/runs', payload: { params: 'x' } })).json().field, 'params');
-  t.equal((await p.app.inject({ method: 'POST', url: '/api/v1/runs', payload: { parms: {} } })).json().field, 'parms');
+  t.equal(
+    (await p.app.inject({ method: 'POST', url: '/api/v1/runs', payload: { params: 'x', profiles: ['test'] } })).json().field,
+    'params',
+  );
+  t.equal((await p.app.inject({ method: 'POST', url: '/api/v1/runs', payload: { parms: {} } })).json().field, 'samplesheet');
+  t.equal((await p.app.inject({ method: 'POST', url: '/api/v1/runs', payload: { parms: {}, profiles: ['test'] } })).json().field, 'parms');
+  t.equal(
+    (await p.app.inject({ method: 'POST', url: '/api/v1/runs', payload: { profiles: ['test'], labels: { 'bad key!': 'v' } } })).json()
+      .field,
+    'labels.bad key!',
+  );
   t.equal((await p.app.inject({ url: '/api/v1/runs' })).json().total, 0, 'nothing created by rejected launches');
 
   const schema = await p.app.inject({ url: '/api/v1/schema/params' });
@@ -183,7 +192,7 @@ t.test('results: manifest ingest with checksums, QC per sample, cells as Arrow w
   const ingest = () => p.app.inject({ method: 'POST', url: `/api/v1/runs/${run.id}/results` });
   const none = await ingest();
   t.equal(none.statusCode, 409, 'no manifest yet');
-  t.equal((await p.app.inject({ url: `/api/v1/runs/${run.id}/cells` })).statusCode, 404);
+  t.equal((await p.app.inject({ url: `/api/v1/runs/${run.id}/cells` })).statusCode, 409, 'no per-cell data before ingest');
 
   await writeResults(outdir, { corrupt: true });
   const corrupt = await ingest();

@@ -43,7 +43,7 @@ t.test('create a run from each trace format; malformed uploads leave nothing', a
   const huge = await upload(`task_id\tname\n1\t${'x'.repeat(2 << 20)}\n`);
   t.equal(huge.statusCode, 400);
   t.match(huge.json().message, /longer than/);
-  t.equal((await upload('x', '?tz=Mars/Olympus')).json().field, 'timeZone');
+  t.equal((await upload('x', '?tz=Mars/Olympus')).json().field, 'tz', 'the query parameter is named');
   t.equal((await p.pool.query('SELECT count(*)::int AS n FROM tasks')).rows[0].n, before, 'no task rows from rejected files');
   t.equal((await p.app.inject({ url: '/api/v1/runs' })).json().total, 5, 'no runs from rejected files');
   const json = await p.app.inject({ method: 'POST', url: '/api/v1/runs/trace', payload: { a: 1 } });

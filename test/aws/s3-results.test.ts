@@ -178,7 +178,7 @@ t.test('a wrong checksum or a missing object is a 422 naming the object; nothing
   t.equal(r.statusCode, 422);
   t.match(r.json().message, `checksum mismatch for qc/a_metrics.csv (s3://${names.resultsBucket}/${wrong.prefix}/qc/a_metrics.csv)`);
   t.equal((await p.app.inject({ url: `/api/v1/runs/${wrong.id}/samples` })).json().items.length, 0);
-  t.equal((await p.app.inject({ url: `/api/v1/runs/${wrong.id}/cells` })).statusCode, 404);
+  t.equal((await p.app.inject({ url: `/api/v1/runs/${wrong.id}/cells` })).statusCode, 409, 'no per-cell data: not ingested');
 
   const hashed = await runWithResults(async (prefix) => {
     for (const [rel, f] of Object.entries(files)) await upload(prefix, rel, f.body, f.sha256Stored);

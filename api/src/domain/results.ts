@@ -143,7 +143,8 @@ export class ResultsService {
     const barcodeRanks: ResultsBundle['barcodeRanks'] = [];
     for (const o of outputs.filter((x) => x.kind === 'barcode_ranks')) {
       const cols = this.arrow(await this.files.read(this.files.join(run.outdir, o.path)), o.path);
-      const n = cols.rank?.length ?? 0;
+      if (!cols.rank) throw new DomainError('unprocessable', `${o.path} lacks the rank column`, { field: 'manifest.outputs' });
+      const n = cols.rank.length;
       for (let i = 0; i < n; i++)
         barcodeRanks.push({
           sample: String(cols.sample?.[i] ?? o.sample ?? ''),

@@ -25,7 +25,7 @@ export interface RunRequest {
 
 /** Profiles a client may ask for; the launcher adds its own (platform, and awsbatch on AWS). */
 export const CLIENT_PROFILES = ['test', 'stub', 'local'];
-const LABEL_KEY = /^[A-Za-z0-9_.:/-]{1,63}$/;
+export const LABEL_KEY = /^[A-Za-z0-9_.:/-]{1,63}$/;
 // Set by the platform on the command line, not by the client's params.
 const PLATFORM_PARAMS = ['input', 'outdir'];
 

@@ -163,7 +163,7 @@ export class LaunchValidator {
         if (idx >= 0) {
           err.row = idx + 1;
           err.line = data[idx]?.line;
-        }
+        } else if (data.length === 0) err.line = 2; // a header and no rows: the first row is missing on line 2
         if (column) err.column = column;
         errors.push(err);
       }

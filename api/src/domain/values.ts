@@ -9,6 +9,9 @@ const MEM = /^(\d+(?:\.\d+)?) ?([KMGTPE]?B)$/;
 const DUR_PART = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
 const WALL = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?$/;
 
+/** The largest value of a 32-bit integer column (task ids, attempts, sequence numbers). */
+export const INT32_MAX = 2 ** 31 - 1;
+
 /** Nextflow's "exit status unknown" marker. */
 export const EXIT_UNKNOWN = 2147483647;
 

@@ -1,6 +1,6 @@
 // Nextflow weblog events (nf-weblog's JSON, plus the nf-scrna plugin's extras) mapped to task observations and run facts.
 import { FIELD_BY_TRACE, TASK_STATUS_RANK, type TaskObservation, type TaskValue } from './task-fields.js';
-import { EXIT_UNKNOWN } from './values.js';
+import { EXIT_UNKNOWN, INT32_MAX } from './values.js';
 
 export interface WeblogEvent {
   runName: string;
@@ -25,7 +25,6 @@ const STATUS_OF_EVENT: Record<string, string> = {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** seq, task_id and attempt are stored as Postgres integers. */
-const INT32_MAX = 2 ** 31 - 1;
 const isInt32 = (v: unknown, min: number) => Number.isInteger(v) && (v as number) >= min && (v as number) <= INT32_MAX;
 
 export interface FieldError {
@@ -35,7 +34,7 @@ export interface FieldError {
 
 /** Checks the fields the platform relies on; anything else in the event is kept as sent. */
 export function checkEvent(e: unknown, at: string): FieldError | null {
-  if (typeof e !== 'object' || e === null || Array.isArray(e)) return { field: at || '(body)', message: 'an event must be a JSON object' };
+  if (typeof e !== 'object' || e === null || Array.isArray(e)) return { field: at || 'body', message: 'an event must be a JSON object' };
   const ev = e as Record<string, unknown>;
   const p = (k: string) => (at ? `${at}.${k}` : k);
   if (typeof ev.event !== 'string' || ev.event === '') return { field: p('event'), message: 'event name (string) is required' };
@@ -44,6 +43,8 @@ export function checkEvent(e: unknown, at: string): FieldError | null {
   if (ev.seq !== undefined && !isInt32(ev.seq, 0)) return { field: p('seq'), message: `seq must be an integer from 0 to ${INT32_MAX}` };
   if (ev.platformRunId !== undefined && (typeof ev.platformRunId !== 'string' || !UUID.test(ev.platformRunId)))
     return { field: p('platformRunId'), message: 'platformRunId must be a run id (UUID)' };
+  for (const k of ['utcTime', 'timestamp'] as const)
+    if (ev[k] !== undefined && ev[k] !== null && typeof ev[k] !== 'string') return { field: p(k), message: `${k} must be a string` };
   for (const k of ['trace', 'metadata'] as const)
     if (ev[k] !== undefined && ev[k] !== null && (typeof ev[k] !== 'object' || Array.isArray(ev[k])))
       return { field: p(k), message: `${k} must be an object` };

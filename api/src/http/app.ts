@@ -26,6 +26,8 @@ import { installAccess } from './access.js';
 import { errorReply, STATUS_OF } from './errors.js';
 import { installJsonParser } from './json-body.js';
 import { DEFAULT_BODY_LIMIT } from './limits.js';
+import { collectMethods } from './method-not-allowed.js';
+import { installRouteSecurity } from './route-security.js';
 import { eventRoutes } from './routes/events.js';
 import { expressionRoutes } from './routes/expression.js';
 import { miscRoutes } from './routes/misc.js';
@@ -36,6 +38,7 @@ import { sessionRoutes } from './routes/session.js';
 import { timelineRoutes } from './routes/timeline.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { ErrorBody } from './schemas.js';
+import { buildValidator } from './validator-compiler.js';
 
 export interface Services {
   repos: Repositories;
@@ -75,20 +78,20 @@ declare module 'fastify' {
   }
 }
 
-const BODY_ERRORS = new Set(['FST_ERR_CTP_INVALID_JSON_BODY', 'FST_ERR_CTP_BODY_TOO_LARGE']);
+const BODY_ERRORS = new Set(['FST_ERR_CTP_INVALID_JSON_BODY', 'FST_ERR_CTP_BODY_TOO_LARGE', 'FST_ERR_CTP_EMPTY_JSON_BODY']);
 
 function fieldOfValidation(err: {
-  validation?: { instancePath: string; params: Record<string, unknown> }[];
+  validation?: { instancePath: string; params: Record<string, unknown>; propertyName?: string }[];
   validationContext?: string;
 }): string {
   const v = err.validation?.[0];
   if (!v) return err.validationContext ?? 'body';
   const at = v.instancePath.replace(/^\//, '').replaceAll('/', '.');
-  const missing = (v.params.missingProperty as string) ?? (v.params.additionalProperty as string) ?? '';
-  return (
-    [err.validationContext === 'body' ? '' : err.validationContext, at, missing].filter(Boolean).join('.') ||
-    (err.validationContext ?? 'body')
-  );
+  const missing =
+    (v.params.missingProperty as string) ?? (v.params.additionalProperty as string) ?? (v.propertyName as string | undefined) ?? '';
+  // A query or path parameter is named as the client wrote it (`cursor`, `id`); headers keep their prefix.
+  const part = err.validationContext === 'headers' ? 'headers' : '';
+  return [part, at, missing].filter(Boolean).join('.') || (err.validationContext ?? 'body');
 }
 
 export async function buildApp(services: Services, opts: AppOptions = {}): Promise<FastifyInstance> {
@@ -96,20 +99,24 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     logger: opts.logger ?? false,
     // Routes with larger legitimate bodies (events) raise it; over the limit is a 413 while the body streams in.
     bodyLimit: DEFAULT_BODY_LIMIT,
-    ajv: { customOptions: { allErrors: false, coerceTypes: 'array', removeAdditional: false }, plugins: [] },
+    schemaController: { compilersFactory: { buildValidator } },
     forceCloseConnections: true,
     return503OnClosing: true,
+    // A path parameter longer than this is a 414 before validation; the URL itself is bounded by Node's header limit.
+    routerOptions: { maxParamLength: 4096 },
   });
   app.decorate('services', services);
   app.decorate('responseViolations', [] as ResponseViolation[]);
   app.addSchema(ErrorBody);
   installJsonParser(app);
+  installRouteSecurity(app);
+  const answerUndeclaredMethods = collectMethods(app);
 
   if (opts.checkResponses) installResponseChecks(app);
 
   await app.register(fastifySwagger, {
     openapi: {
-      openapi: '3.0.3',
+      openapi: '3.1.0',
       info: {
         title: 'scrna-platform API',
         version: services.version,
@@ -168,6 +175,8 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     timelineRoutes,
   ])
     await app.register(routes, { prefix: '/api/v1' });
+  // After every route: a method a path does not declare is a 405 with Allow, not a 404.
+  answerUndeclaredMethods();
 
   const ui = services.uiBuildDir;
   if (ui && existsSync(path.join(ui, 'index.html'))) {

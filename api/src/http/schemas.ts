@@ -1,7 +1,13 @@
 // JSON schemas of requests and responses; the OpenAPI document is generated from them.
 
 import { RUN_STATUSES } from '../domain/ports.js';
+import { CLIENT_PROFILES, LABEL_KEY } from '../domain/runs.js';
 import { TASK_FIELDS, TASK_STATUSES } from '../domain/task-fields.js';
+import { INT32_MAX } from '../domain/values.js';
+import { TASK_EVENTS } from '../domain/weblog.js';
+
+/** An integer parameter compared with (or stored in) a 32-bit integer column. */
+export const int32 = { type: 'integer', minimum: 0, maximum: INT32_MAX } as const;
 
 const nullable = (type: string, extra: object = {}) => ({ type: [type, 'null'], ...extra });
 const freeObject = { type: 'object', additionalProperties: true } as const;
@@ -115,16 +121,55 @@ export const RunList = {
   properties: { items: { type: 'array', items: RunSummary }, nextCursor: nullable('string'), total: { type: 'integer' } },
 };
 
+const launchProperties = {
+  params: {
+    ...freeObject,
+    description:
+      'pipeline parameters, checked against the pipeline schema (GET /schema/params; 400 names params.<name>); input and outdir are set by the platform',
+  },
+  samplesheet: {
+    type: 'string',
+    minLength: 1,
+    maxLength: 10_000_000,
+    description: 'samplesheet CSV text, checked against GET /schema/samplesheet (400 names row, line and column)',
+  },
+  profiles: {
+    type: 'array',
+    items: { type: 'string', enum: CLIENT_PROFILES },
+    maxItems: 8,
+    description: 'extra Nextflow profiles',
+  },
+  name: { type: 'string', maxLength: 200 },
+  labels: {
+    type: 'object',
+    propertyNames: { pattern: LABEL_KEY.source },
+    additionalProperties: { type: 'string', maxLength: 255 },
+    maxProperties: 64,
+  },
+  submitter: { type: 'string', maxLength: 200 },
+} as const;
+
 export const RunRequestBody = {
   type: 'object',
   additionalProperties: false,
+  properties: launchProperties,
+  // The test profile brings its own samplesheet; every other launch sends one.
+  allOf: [
+    { anyOf: [{ required: ['samplesheet'] }, { required: ['profiles'], properties: { profiles: { contains: { const: 'test' } } } }] },
+  ],
+} as const;
+
+/**
+ * POST /runs/validate takes what a launch form may hold and reports every problem in its answer (`errors`), so
+ * the rules it reports (profiles, label keys, a missing samplesheet) are not request-schema rules here.
+ */
+export const ValidateRequestBody = {
+  type: 'object',
+  additionalProperties: false,
   properties: {
-    params: { ...freeObject, description: 'pipeline parameters (nextflow_schema.json); input and outdir are set by the platform' },
-    samplesheet: { type: 'string', description: 'samplesheet CSV text (assets/schema_input.json)', maxLength: 10_000_000 },
-    profiles: { type: 'array', items: { type: 'string' }, maxItems: 8, description: 'extra Nextflow profiles: test, stub, local' },
-    name: { type: 'string', maxLength: 200 },
+    ...launchProperties,
+    profiles: { type: 'array', items: { type: 'string' }, maxItems: 8, description: 'extra Nextflow profiles' },
     labels: { type: 'object', additionalProperties: { type: 'string' }, maxProperties: 64 },
-    submitter: { type: 'string', maxLength: 200 },
   },
 } as const;
 
@@ -193,19 +238,109 @@ export const WeblogEventSchema = {
   required: ['runName', 'runId', 'event'],
   additionalProperties: true,
   properties: {
-    runName: { type: 'string' },
-    runId: { type: 'string', description: 'Nextflow session id' },
+    runName: { type: 'string', minLength: 1 },
+    runId: { type: 'string', minLength: 1, description: 'Nextflow session id' },
     event: {
       type: 'string',
+      minLength: 1,
       description: 'started, process_submitted, process_started, process_completed, process_cached, error, completed',
     },
-    utcTime: { type: 'string' },
-    trace: { ...freeObject, description: 'TraceRecord fields (typed values)' },
-    metadata: freeObject,
-    seq: { type: 'integer', minimum: 0, description: 'nf-scrna: per-run sequence number from 1' },
-    timestamp: { type: 'string', description: 'nf-scrna: ISO-8601 UTC with ms' },
+    utcTime: { type: ['string', 'null'] },
+    trace: { type: ['object', 'null'], additionalProperties: true, description: 'TraceRecord fields (typed values)' },
+    metadata: { type: ['object', 'null'], additionalProperties: true },
+    seq: { ...int32, description: 'nf-scrna: per-run sequence number from 1' },
+    timestamp: { type: ['string', 'null'], description: 'nf-scrna: ISO-8601 UTC with ms' },
     platformRunId: { type: 'string', format: 'uuid', description: 'nf-scrna: SCRNA_RUN_ID' },
   },
+  // A task event carries the task: its id (and attempt) are stored in 32-bit columns, its status is a known one.
+  allOf: [
+    {
+      anyOf: [
+        { properties: { event: { not: { enum: [...TASK_EVENTS] } } } },
+        {
+          required: ['trace'],
+          properties: {
+            trace: {
+              type: 'object',
+              required: ['task_id'],
+              properties: {
+                task_id: int32,
+                attempt: { type: ['integer', 'null'], minimum: -INT32_MAX, maximum: INT32_MAX },
+                status: { anyOf: [{ type: 'string', enum: TASK_STATUSES }, { type: 'null' }] },
+              },
+            },
+          },
+        },
+      ],
+    },
+  ],
 };
 
 export const idParam = { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } } as const;
+
+// Request pieces that state what the server enforces, so a request valid by the document is one the server takes.
+
+const YEAR = '(?:000[1-9]|00[1-9]\\d|0[1-9]\\d\\d|[1-9]\\d{3})';
+// Days that exist; 29 February only in leap years (years 0001-9999: the range Postgres reads in ISO form).
+const MONTH_DAY = '(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1\\d|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)';
+const LEAP_YEAR = '(?:\\d\\d(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)';
+export const DATE_RE = `(?:${YEAR}-${MONTH_DAY}|${LEAP_YEAR}-02-29)`;
+const TIME_RE = '(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?';
+// Postgres refuses offsets beyond ±15:59 and leap seconds with a fraction, so neither is offered.
+const OFFSET_RE = '(?:Z|[+-](?:0\\d|1[0-5]):[0-5]\\d)';
+export const DATE_TIME_RE = `${DATE_RE}T${TIME_RE}${OFFSET_RE}`;
+const UUID_RE = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
+
+/** An RFC 3339 date-time in the range the database holds. */
+export const dateTimeParam = { type: 'string', format: 'date-time', pattern: `^${DATE_TIME_RE}$` } as const;
+
+/** A run list position: the last run's creation time and id (`nextCursor`); any such pair is a valid position. */
+export const cursorParam = {
+  type: 'string',
+  pattern: `^${DATE_TIME_RE}_${UUID_RE}$`,
+  description: 'nextCursor of the previous page: <createdAt>_<id> of its last run',
+} as const;
+
+/** A comma list of run statuses. */
+export const statusListParam = {
+  type: 'string',
+  pattern: `^(?:${RUN_STATUSES.join('|')})(?:,(?:${RUN_STATUSES.join('|')}))*$`,
+  description: `comma-separated: ${RUN_STATUSES.join(', ')}`,
+} as const;
+
+/** Zones a trace's dates may be written in: IANA names, UTC, Z, or a fixed offset. */
+export const timeZoneParam = {
+  anyOf: [
+    { type: 'string', enum: ['UTC', 'Z', ...Intl.supportedValuesOf('timeZone')] },
+    { type: 'string', pattern: '^[+-]\\d{2}:?\\d{2}$' },
+  ],
+  default: 'UTC',
+  description: 'zone the trace dates were written in (the JVM zone), e.g. Europe/Berlin or +02:00',
+} as const;
+
+/**
+ * A trace file body. The form the server reads is wider (any field order and subset, raw mode, CSV); the pattern
+ * describes a family of valid files so generated requests are real traces. Anything else gets 400 with line and column.
+ */
+export const TRACE_BODY_PATTERN = `^task_id\\thash\\tname\\tstatus\\texit\\n(?:[1-9]\\d{0,8}\\t[0-9a-f]{2}/[0-9a-f]{6}\\t[A-Z][A-Z0-9_]{0,15}(?: \\([a-z0-9_]{1,10}\\))?\\t(?:COMPLETED|FAILED|ABORTED|CACHED)\\t(?:-|\\d{1,3})\\n){1,20}$`;
+
+/**
+ * The `text/event-stream` content of an SSE route: each event (as a client parses it: `event` name, `data` text) is
+ * one of `events`, its data JSON of the given schema.
+ */
+export function sseStream(events: { event: string; data: object }[]) {
+  return {
+    'text/event-stream': {
+      schema: {
+        anyOf: events.map((e) => ({
+          type: 'object',
+          required: ['event', 'data'],
+          properties: {
+            event: { type: 'string', enum: [e.event] },
+            data: { type: 'string', contentMediaType: 'application/json', contentSchema: e.data },
+          },
+        })),
+      },
+    },
+  } as const;
+}

@@ -115,7 +115,8 @@ export function createHandler(opts: TriggerOptions): (event: ObjectCreatedEvent)
     const bucket = event.detail?.bucket?.name;
     // EventBridge carries the key as stored (not URL-encoded, unlike S3 -> Lambda notifications).
     const key = event.detail?.object?.key;
-    if (!bucket || !key) throw new Error('S3 event without detail.bucket.name / detail.object.key');
+    if (!bucket) throw new Error('S3 event without detail.bucket.name');
+    if (!key) throw new Error('S3 event without detail.object.key');
     if (!isFastq(key)) return { action: 'ignored', reason: `not a FASTQ key: ${key}` };
 
     // Sample, lane and read are derived by the API from the bcl2fastq file name.

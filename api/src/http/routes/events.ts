@@ -20,7 +20,6 @@ export const eventRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
           'Answers 202 once the events are committed (requests arriving together share a transaction); duplicates (same run, ' +
           'event, task and attempt) are ignored; 503 when the database is out of reach, so the sender retries. ' +
           'A run not launched by the platform is created on its first event.',
-        security: [{ bearer: [] }, { basic: [] }],
         body: { anyOf: [WeblogEventSchema, { type: 'array', items: WeblogEventSchema, maxItems: 100_000 }] },
         response: {
           202: { type: 'object', required: ['accepted'], properties: { accepted: { type: 'integer' } } },

@@ -10,9 +10,11 @@ import { TERMINAL } from '../../domain/ports.js';
 import { runOf } from '../access.js';
 import { columnsToArrowStream } from '../arrow.js';
 import { FOLLOW_BUFFER_LIMIT, FOLLOW_STALL_MS } from '../limits.js';
-import { ErrorResponses, idParam, Sample } from '../schemas.js';
+import { ErrorResponses, idParam, int32, Sample, sseStream } from '../schemas.js';
 
 const ARROW = 'application/vnd.apache.arrow.stream';
+/** A log position: bytes (or CloudWatch events) from the start. */
+const offset = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
 const TASK_DONE = new Set(['COMPLETED', 'FAILED', 'ABORTED', 'CACHED']);
 const arrowResponse = (description: string) => ({
   200: { description, content: { [ARROW]: { schema: { type: 'string', format: 'binary' } } } },
@@ -23,7 +25,10 @@ const sseOrText = (description: string) => ({
     description,
     content: {
       'text/plain': { schema: { type: 'string' } },
-      'text/event-stream': { schema: { type: 'string', description: 'events `log` {text,offset} then `end`' } },
+      ...sseStream([
+        { event: 'log', data: { type: 'object', required: ['text', 'offset'], properties: { text: { type: 'string' }, offset: offset } } },
+        { event: 'end', data: { type: 'object', required: ['offset'], properties: { offset: offset } } },
+      ]),
     },
   },
   ...ErrorResponses,
@@ -68,6 +73,8 @@ async function followLog(
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
   });
+  // Headers go out now, not with the first chunk: a log that is still empty must not look like a server that hangs.
+  raw.write(': following\n\n');
   let closed = false;
   raw.on('close', () => {
     closed = true;
@@ -160,7 +167,8 @@ export const resultRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
     async (req) => {
       const run = runOf(req);
       const integration = await repos.results.integration(run.id);
-      if (!integration) throw new DomainError('not_found', 'no integration results for this run (not ingested yet?)');
+      // The run exists; its results do not yet: a state of the run (409), not a missing resource.
+      if (!integration) throw new DomainError('conflict', 'no integration results for this run (not ingested yet?)');
       return integration;
     },
   );
@@ -198,7 +206,7 @@ export const resultRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
         if (!available.includes(c))
           throw new DomainError('invalid', `unknown column '${c}' (have ${available.join(', ')})`, { field: 'columns' });
       const cols = await repos.results.cells(run.id, columns);
-      if (!cols) throw new DomainError('not_found', 'no per-cell data for this run (not ingested yet?)');
+      if (!cols) throw new DomainError('conflict', 'no per-cell data for this run (not ingested yet?)');
       return reply.type(ARROW).send(Buffer.from(columnsToArrowStream(cols)));
     },
   );
@@ -217,14 +225,14 @@ export const resultRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
     async (req, reply) => {
       const run = runOf(req);
       const r = await repos.results.barcodeRanks(run.id);
-      if (!r.rank.length) throw new DomainError('not_found', 'no barcode ranks for this run (not ingested yet?)');
+      if (!r.rank.length) throw new DomainError('conflict', 'no barcode ranks for this run (not ingested yet?)');
       return reply.type(ARROW).send(Buffer.from(columnsToArrowStream(r)));
     },
   );
 
   const logProperties = {
     follow: { type: 'boolean', default: false, description: 'server-sent events until the run ends' },
-    offset: { type: 'integer', minimum: 0, default: 0, description: 'byte offset to start from' },
+    offset: { ...offset, default: 0, description: 'byte offset to start from' },
   } as const;
 
   app.get(
@@ -248,7 +256,11 @@ export const resultRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
           return { ref: { kind: 'run', run: r }, done: TERMINAL.has(r.status) };
         });
       const chunk = await app.services.logs.read({ kind: 'run', run }, q.offset ?? 0);
-      if (!chunk.exists) throw new DomainError('not_found', 'no log for this run');
+      // A run the platform launches writes its log once Nextflow starts (409 until then); other runs never have one here.
+      if (!chunk.exists)
+        throw run.source === 'platform'
+          ? new DomainError('conflict', 'the run has written no log yet')
+          : new DomainError('not_found', 'no log for this run (only runs the platform launched have one)');
       return reply.type('text/plain; charset=utf-8').header('x-log-offset', String(chunk.offset)).send(chunk.text);
     },
   );
@@ -262,7 +274,7 @@ export const resultRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
         params: {
           type: 'object',
           required: ['id', 'taskId'],
-          properties: { id: { type: 'string', format: 'uuid' }, taskId: { type: 'integer', minimum: 0 } },
+          properties: { id: { type: 'string', format: 'uuid' }, taskId: int32 },
         },
         querystring: {
           type: 'object',

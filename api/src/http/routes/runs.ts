@@ -13,14 +13,22 @@ import { runOf } from '../access.js';
 import { csvStream } from '../csv-export.js';
 import { CSV_PAGE_ROWS } from '../limits.js';
 import {
+  cursorParam,
+  DATE_RE,
+  dateTimeParam,
   ErrorResponses,
   idParam,
+  int32,
   Progress,
   RunDetail,
   RunList,
   RunRequestBody,
   RunSummary,
+  statusListParam,
   TaskList,
+  TRACE_BODY_PATTERN,
+  timeZoneParam,
+  ValidateRequestBody,
   ValidationResult,
 } from '../schemas.js';
 
@@ -30,17 +38,13 @@ const OPS = ['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'like'] as const;
 const TEXT_BODY = ['text/plain', 'text/tab-separated-values', 'text/csv', 'application/octet-stream'];
 
 function encodeCursor(r: Run): string {
-  return Buffer.from(JSON.stringify([r.createdAt, r.id])).toString('base64url');
+  return `${r.createdAt}_${r.id}`;
 }
 
+/** The route's pattern (cursorParam) guarantees a date-time and a uuid around the last '_'. */
 function decodeCursor(c: string): { createdAt: string; id: string } {
-  try {
-    const [createdAt, id] = JSON.parse(Buffer.from(c, 'base64url').toString('utf8'));
-    if (typeof createdAt !== 'string' || Number.isNaN(Date.parse(createdAt)) || !/^[0-9a-f-]{36}$/i.test(id)) throw new Error();
-    return { createdAt, id };
-  } catch {
-    throw new DomainError('invalid', 'cursor is not one this API returned', { field: 'cursor' });
-  }
+  const at = c.lastIndexOf('_');
+  return { createdAt: c.slice(0, at), id: c.slice(at + 1) };
 }
 
 export async function runDetail(app: FastifyInstance, run: Run) {
@@ -119,17 +123,17 @@ export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
         querystring: {
           type: 'object',
           properties: {
-            status: { type: 'string', description: `comma-separated: ${RUN_STATUSES.join(', ')}` },
+            status: statusListParam,
             label: {
               anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
               description: 'key or key=value; repeat for AND',
             },
             submitter: { type: 'string' },
-            from: { type: 'string', format: 'date-time' },
-            to: { type: 'string', format: 'date-time' },
+            from: dateTimeParam,
+            to: dateTimeParam,
             q: { type: 'string', maxLength: 200 },
             limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
-            cursor: { type: 'string', maxLength: 200 },
+            cursor: cursorParam,
           },
         },
         response: { 200: RunList, ...ErrorResponses },
@@ -186,7 +190,7 @@ export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
       schema: {
         tags: ['runs'],
         summary: 'Check a launch request without launching; returns the errors and the command',
-        body: RunRequestBody,
+        body: ValidateRequestBody,
         response: { 200: ValidationResult, ...ErrorResponses },
       },
       config: { access: 'read' },
@@ -225,17 +229,16 @@ export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
     const scoped = plain.withTypeProvider<JsonSchemaToTsProvider>();
     const traceBody = {
       consumes: TEXT_BODY,
-      body: { type: 'string', description: 'a Nextflow trace file (any fields, normal or raw mode, TAB or comma separated)' },
+      body: {
+        type: 'string',
+        pattern: TRACE_BODY_PATTERN,
+        description: 'a Nextflow trace file (any fields, normal or raw mode, TAB or comma separated)',
+      },
     };
     const tzQuery = {
       type: 'object',
       properties: {
-        tz: {
-          type: 'string',
-          maxLength: 64,
-          default: 'UTC',
-          description: 'zone the trace dates were written in (the JVM zone), e.g. Europe/Berlin or +02:00',
-        },
+        tz: timeZoneParam,
         name: { type: 'string', maxLength: 200 },
       },
     } as const;
@@ -314,14 +317,25 @@ export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
     },
   );
 
+  // A filter value the server takes, by the column's kind: numbers and dates are compared as such, `like:` as text.
+  const opPrefix = `(?:(?:${OPS.filter((o) => o !== 'like').join('|')}):)?`;
+  const filterPattern: Record<string, string | undefined> = {
+    int: `^${opPrefix}-?\\d+(?:\\.\\d+)?$|^like:`,
+    date: `^${opPrefix}${DATE_RE}(?:[T ](?:[01]\\d|2[0-3]):[0-5]\\d(?::[0-5]\\d(?:\\.\\d{1,6})?)?(?:Z|[+-](?:0\\d|1[0-5]):[0-5]\\d)?)?$|^like:`,
+  };
   const taskFilterProps = Object.fromEntries(
-    TASK_COLUMNS.map((c) => [
-      c,
-      {
-        anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
-        description: `filter: value, or op:value with op one of ${OPS.join(', ')}; repeat for AND`,
-      },
-    ]),
+    TASK_COLUMNS.map((c) => {
+      const kind = c === 'status' ? 'str' : c === 'task_id' || c === 'attempt' ? 'int' : TASK_FIELDS.find((f) => f.column === c)!.kind;
+      const pattern = filterPattern[kind === 'str' ? 'str' : kind === 'date' ? 'date' : 'int'];
+      const value = pattern ? { type: 'string', pattern } : { type: 'string' };
+      return [
+        c,
+        {
+          anyOf: [value, { type: 'array', items: value }],
+          description: `filter: value, or op:value with op one of ${OPS.join(', ')}; repeat for AND`,
+        },
+      ];
+    }),
   );
   app.get(
     '/runs/:id/tasks',
@@ -334,7 +348,7 @@ export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
           type: 'object',
           properties: {
             limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-            offset: { type: 'integer', minimum: 0, default: 0 },
+            offset: { ...int32, default: 0 },
             sort: { type: 'string', enum: TASK_COLUMNS, default: 'task_id' },
             order: { type: 'string', enum: ['asc', 'desc'], default: 'asc' },
             format: { type: 'string', enum: ['json', 'csv'], default: 'json' },

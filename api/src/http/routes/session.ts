@@ -19,7 +19,6 @@ export const sessionRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
       schema: {
         tags: ['auth'],
         summary: 'Sign a browser in with an API token (sets an HttpOnly cookie the UI and its live views send)',
-        security: [],
         body: {
           type: 'object',
           required: ['token'],
@@ -49,7 +48,6 @@ export const sessionRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
       schema: {
         tags: ['auth'],
         summary: 'Sign the browser out (clears the cookie)',
-        security: [],
         response: { 204: { type: 'null' }, ...ErrorResponses },
       },
       config: { access: 'open' },
