@@ -23,12 +23,14 @@ import { DomainError } from './domain/errors.js';
 import { EventAccess } from './domain/event-access.js';
 import { EventIngester } from './domain/event-ingester.js';
 import { EventRecorder } from './domain/event-recorder.js';
+import { IdempotencyService } from './domain/idempotency.js';
 import { RunNotifier } from './domain/notifier.js';
 import { OutputService } from './domain/outputs.js';
 import type { Launcher, LogSource, ResultStore } from './domain/ports.js';
 import type { Repositories } from './domain/repositories.js';
 import { ResultsService } from './domain/results.js';
 import { RunService } from './domain/runs.js';
+import { TokenService } from './domain/tokens.js';
 import { LaunchValidator } from './domain/validation.js';
 import { type AppOptions, buildApp } from './http/app.js';
 
@@ -141,6 +143,10 @@ export async function createPlatform(config: Config, opts: AppOptions & { recove
     publicUrl: config.publicUrl,
     log,
   });
+  const auth = new Authenticator(repos, config.adminToken);
+  const idempotency = new IdempotencyService(repos.idempotency);
+  // Keys older than their time are refused by the claim anyway; this keeps the table small.
+  const purge = setInterval(() => idempotency.purge().catch((err) => log.warn({ err }, 'idempotency key purge failed')), 3600_000).unref();
   const app = await buildApp(
     {
       repos,
@@ -148,7 +154,9 @@ export async function createPlatform(config: Config, opts: AppOptions & { recove
       results,
       outputs: new OutputService(repos.results, files),
       ingester,
-      auth: new Authenticator(repos, config.adminToken),
+      auth,
+      tokens: new TokenService(repos, auth),
+      idempotency,
       eventAccess: new EventAccess(repos.runs),
       logs,
       notifier,
@@ -169,6 +177,7 @@ export async function createPlatform(config: Config, opts: AppOptions & { recove
     ingester,
     databaseUrl: url,
     async close() {
+      clearInterval(purge);
       runs.close();
       (launcher as { close?: () => void }).close?.();
       await app.close();

@@ -13,12 +13,14 @@ import type { Authenticator } from '../domain/auth.js';
 import { DomainError, isUnavailable } from '../domain/errors.js';
 import type { EventAccess } from '../domain/event-access.js';
 import type { EventIngester } from '../domain/event-ingester.js';
+import type { IdempotencyService } from '../domain/idempotency.js';
 import type { RunNotifier } from '../domain/notifier.js';
 import type { OutputService } from '../domain/outputs.js';
 import type { LogSource } from '../domain/ports.js';
 import type { Repositories } from '../domain/repositories.js';
 import type { ResultsService } from '../domain/results.js';
 import type { RunService } from '../domain/runs.js';
+import type { TokenService } from '../domain/tokens.js';
 import type { LaunchValidator } from '../domain/validation.js';
 import { installAccess } from './access.js';
 import { errorReply, STATUS_OF } from './errors.js';
@@ -30,6 +32,7 @@ import { outputRoutes } from './routes/outputs.js';
 import { resultRoutes } from './routes/results.js';
 import { runRoutes } from './routes/runs.js';
 import { sessionRoutes } from './routes/session.js';
+import { tokenRoutes } from './routes/tokens.js';
 import { ErrorBody } from './schemas.js';
 
 export interface Services {
@@ -39,6 +42,8 @@ export interface Services {
   outputs: OutputService;
   ingester: EventIngester;
   auth: Authenticator;
+  tokens: TokenService;
+  idempotency: IdempotencyService;
   eventAccess: EventAccess;
   logs: LogSource;
   notifier: RunNotifier;
@@ -149,7 +154,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   });
   app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { access: 'open' } }, async () => app.swagger());
 
-  for (const routes of [runRoutes, eventRoutes, resultRoutes, outputRoutes, miscRoutes, sessionRoutes])
+  for (const routes of [runRoutes, eventRoutes, resultRoutes, outputRoutes, miscRoutes, sessionRoutes, tokenRoutes])
     await app.register(routes, { prefix: '/api/v1' });
 
   const ui = services.uiBuildDir;

@@ -4,6 +4,8 @@ import type pg from 'pg';
 import type { Database } from '../../db/schema.js';
 import type { Repositories } from '../../domain/repositories.js';
 import { KyselyEventRepository } from './events.js';
+import { KyselyIdempotencyRepository } from './idempotency.js';
+import { KyselyProjectRepository } from './projects.js';
 import { KyselyResultRepository } from './results.js';
 import { KyselyRunRepository } from './runs.js';
 import { Scope } from './scope.js';
@@ -18,6 +20,8 @@ function on(s: Scope): Repositories {
     events: new KyselyEventRepository(s),
     results: new KyselyResultRepository(s),
     tokens: new KyselyTokenRepository(s),
+    projects: new KyselyProjectRepository(s),
+    idempotency: new KyselyIdempotencyRepository(s),
     uploads: new KyselyUploadRepository(s),
     transaction: (fn) => s.transaction((tx) => fn(on(tx))),
     ping: async () => {

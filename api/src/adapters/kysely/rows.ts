@@ -1,6 +1,9 @@
 // Database rows as the domain's records: one mapper per record, shared by every repository that reads it.
 import type { Run, RunStatus } from '../../domain/ports.js';
 
+/** A uuid column's text form: anything else is no row (and never reaches Postgres as a cast error). */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export const iso = (d: Date | string | null | undefined) => (d === null || d === undefined ? null : new Date(d).toISOString());
 
 /** A runs row with its `labels` (jsonb object) and `seq_count` (events with a sequence number). */

@@ -1,8 +1,8 @@
-// Pipeline schemas for forms, API tokens, FASTQ upload registration, and the live run-change stream.
+// Pipeline schemas for forms, FASTQ upload registration, and the live run-change stream.
 
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts';
-import { DEFAULT_PROJECT, hashToken, newToken } from '../../domain/auth.js';
+import { visibleProject } from '../../domain/auth.js';
 import { DomainError } from '../../domain/errors.js';
 import { FOLLOW_BUFFER_LIMIT } from '../limits.js';
 import { ErrorResponses } from '../schemas.js';
@@ -42,45 +42,6 @@ export const miscRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
       const s = v.schemas.samplesheets[t];
       if (!s) throw new DomainError('not_found', `this pipeline has no ${t} samplesheet`, { field: 'input_type' });
       return s;
-    },
-  );
-
-  app.post(
-    '/tokens',
-    {
-      schema: {
-        tags: ['auth'],
-        summary: 'Create an API token (admin); the token is shown once',
-        security: [{ bearer: [] }],
-        body: {
-          type: 'object',
-          required: ['name'],
-          additionalProperties: false,
-          properties: { name: { type: 'string', minLength: 1, maxLength: 100 }, admin: { type: 'boolean', default: false } },
-        },
-        response: {
-          201: {
-            type: 'object',
-            required: ['id', 'name', 'token', 'admin'],
-            properties: { id: { type: 'string' }, name: { type: 'string' }, token: { type: 'string' }, admin: { type: 'boolean' } },
-          },
-          ...ErrorResponses,
-        },
-      },
-      config: { access: 'admin' },
-    },
-    async (req, reply) => {
-      const { name, admin } = req.body;
-      const token = newToken();
-      const id = randomUUID();
-      await repos.tokens.create({
-        id,
-        name,
-        hash: hashToken(token),
-        project: DEFAULT_PROJECT,
-        scopes: admin ? ['admin'] : ['runs:read', 'runs:write', 'events:write'],
-      });
-      return reply.code(201).send({ id, name, token, admin: !!admin });
     },
   );
 
@@ -164,15 +125,12 @@ export const miscRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
         if (raw.writableLength > FOLLOW_BUFFER_LIMIT) return raw.destroy();
         if (ids.length) raw.write(`event: runs\ndata: ${JSON.stringify({ ids })}\n\n`);
       };
-      // A non-admin token hears only of its own runs (a per-run token of its one run).
+      // A non-admin token hears only of its project's runs (a per-run token of its one run).
+      const project = visibleProject(p);
       const visible = async (ids: string[]) =>
-        !p || (p.kind === 'api' && p.admin)
-          ? ids
-          : p.kind === 'run'
-            ? ids.filter((id) => id === p.runId)
-            : repos.runs.ownedIds(ids, p.tokenId);
+        project === null ? ids : p?.kind === 'run' ? ids.filter((id) => id === p.runId) : repos.runs.idsInProject(ids, project);
       const unsubscribe = notifier.subscribe((ids) => {
-        visible(ids).then(send, (err) => req.log.warn({ err }, 'run-change stream: owner lookup failed'));
+        visible(ids).then(send, (err) => req.log.warn({ err }, 'run-change stream: project lookup failed'));
       });
       const ping = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
       req.raw.on('close', () => {
