@@ -1,10 +1,12 @@
 // `scrna`: the platform from a terminal. Talks to the API over HTTP (SCRNA_API_URL, SCRNA_API_TOKEN).
 //   scrna submit --samplesheet s.csv [--params p.json] [--param k=v] [--profile test] [--name n] [--label k=v] [--wait]
+//                [--idempotency-key K]
 //   scrna runs [--status S] [--label k=v] [--limit N]      scrna status <run>
 //   scrna logs <run> [--task N] [--stream out|err] [--follow]
 //   scrna trace import <file> [--run <run>] [--tz Europe/Berlin] [--name n]
 //   scrna events replay <spool.jsonl> [--batch 100]
 //   scrna outputs <run>      scrna download <run> [path...] [--dir D]
+//   scrna tokens create|list|revoke, scrna projects create|list (cli/access.ts)
 // Every command takes --json (machine-readable output), --url and --token.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -14,11 +16,13 @@ import { createInterface } from 'node:readline';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
+import { ACCESS_USAGE, accessCommand } from './cli/access.js';
 
 class CliError extends Error {}
 
 const USAGE = `usage: scrna <command> [options]
   submit --samplesheet FILE [--params FILE.json] [--param k=v]... [--profile P]... [--name N] [--label k=v]... [--wait]
+         [--idempotency-key K]   (a retry with the same key returns the first run, never a second)
   runs [--status S] [--label k=v] [--submitter S] [--q TEXT] [--limit N]
   status RUN
   logs RUN [--task ID] [--stream out|err] [--follow]
@@ -26,6 +30,7 @@ const USAGE = `usage: scrna <command> [options]
   events replay SPOOL.jsonl [--batch N]
   outputs RUN
   download RUN [PATH]... [--dir D]     (resumes partial files, verifies every sha256)
+${ACCESS_USAGE}
 options for every command: --json, --url URL (SCRNA_API_URL), --token T (SCRNA_API_TOKEN)`;
 
 const { values: opt, positionals } = parseArgs({
@@ -53,6 +58,10 @@ const { values: opt, positionals } = parseArgs({
     batch: { type: 'string', default: '100' },
     dir: { type: 'string', default: '.' },
     help: { type: 'boolean', short: 'h', default: false },
+    'idempotency-key': { type: 'string' },
+    project: { type: 'string' },
+    scope: { type: 'string', multiple: true },
+    admin: { type: 'boolean', default: false },
   },
 });
 
@@ -160,7 +169,10 @@ async function submit(): Promise<number> {
     labels: kv(opt.label, 'label'),
     ...(opt.submitter ? { submitter: opt.submitter } : {}),
   };
-  const run = await json<RunView>('POST', '/api/v1/runs', body);
+  const key = opt['idempotency-key'];
+  const run = (await (
+    await api('POST', '/api/v1/runs', body, 'application/json', key ? { 'idempotency-key': key } : {})
+  ).json()) as RunView;
   if (!opt.wait) {
     out(run, `${run.id} ${run.status}`);
     return 0;
@@ -405,6 +417,21 @@ async function main(): Promise<number> {
   if (cmd === 'events' && sub === 'replay') return replay(arg);
   if (cmd === 'outputs') return outputs(sub);
   if (cmd === 'download') return download(sub, positionals.slice(2));
+  const access = await accessCommand(
+    {
+      json,
+      call: (method, path) => api(method, path),
+      out,
+      fail: (m) => {
+        throw new CliError(m);
+      },
+      opt,
+    },
+    cmd,
+    sub,
+    arg,
+  );
+  if (access !== null) return access;
   throw new CliError(`unknown command: ${positionals.join(' ')}\n${USAGE}`);
 }
 
