@@ -27,6 +27,7 @@ export type Task = TaskPage['items'][number];
 export type TaskStatus = Task['status'];
 export type SampleQc = Get<'/api/v1/runs/{id}/samples'>['items'][number];
 export type RunOutput = Get<'/api/v1/runs/{id}/outputs'>['items'][number];
+export type Session = Get<'/api/v1/session'>;
 
 // Records keyed by the generated unions, so a status added to the API fails the type check until listed here.
 const keys = <K extends string>(r: Record<K, true>) => Object.keys(r) as K[];
@@ -142,6 +143,8 @@ export function client(f: Fetch) {
       `${BASE}/runs/${enc(id)}/tasks/${enc(String(taskId))}/log?stream=${stream}&follow=true`,
     runsStreamUrl: () => `${BASE}/stream/runs`,
     signIn: (token: string) => post<Post<'/api/v1/session'>>('/session', { token }),
+    /** Who the browser is signed in as: the project it reads and launches into. */
+    session: () => json<Session>('/session'),
   };
 }
 
