@@ -22,18 +22,18 @@ async function mint(p: Platform, name: string, body: { project?: string; scopes?
   return (await admin(p, 'POST', '/api/v1/tokens', { name, ...body })).token;
 }
 
-/** A run made the way a client makes one: a trace upload (it has tasks, so task routes resolve). */
-async function runOf(p: Platform, token: string, name: string): Promise<{ id: string; taskId: number; name: string }> {
+/** A run made the way a client makes one: a trace upload (it has tasks, so task routes resolve); null: anonymously. */
+async function runOf(p: Platform, token: string | null, name: string): Promise<{ id: string; taskId: number; name: string }> {
   const trace = await readFile(path.join(fixtures, 'trace-raw-all.txt'));
   const r = await p.app.inject({
     method: 'POST',
     url: `/api/v1/runs/trace?name=${name}`,
     payload: trace,
-    headers: { 'content-type': 'text/plain', ...auth(token) },
+    headers: { 'content-type': 'text/plain', ...(token ? auth(token) : {}) },
   });
   if (r.statusCode !== 201) throw new Error(r.body);
   const id = r.json().run.id as string;
-  const tasks = (await p.app.inject({ url: `/api/v1/runs/${id}/tasks?limit=1`, headers: auth(token) })).json();
+  const tasks = (await p.app.inject({ url: `/api/v1/runs/${id}/tasks?limit=1`, headers: token ? auth(token) : {} })).json();
   return { id, taskId: tasks.items[0].task_id, name };
 }
 
@@ -275,6 +275,24 @@ t.test('a browser signs in with a token and gets a cookie that the same rules ap
   const out = await p.app.inject({ method: 'DELETE', url: '/api/v1/session', cookies: a });
   t.equal(out.statusCode, 204);
   t.match(String(out.headers['set-cookie']), /scrna_token=;/, 'the cookie is cleared');
+});
+
+t.test('an open install: anonymous callers reach everything, a token that is sent is held to its project', async (t) => {
+  const p = await platformFor(t, { requireAuth: false, adminToken: ADMIN });
+  const { alice, bob } = await twoLabs(p);
+  const run = await runOf(p, alice, 'alice-run');
+  await runOf(p, null, 'anonymous-run');
+  const listed = (await p.app.inject({ url: '/api/v1/runs' }))
+    .json()
+    .items.map((r: { name: string; project: string }) => `${r.project}/${r.name}`);
+  t.same(listed.sort(), ['default/anonymous-run', 'lab-a/alice-run'], "anonymous lists every project's runs, its own in default");
+  t.equal(
+    (await p.app.inject({ url: `/api/v1/runs/${run.id}`, headers: auth(bob) })).statusCode,
+    404,
+    "bob's token still cannot read lab-a's run",
+  );
+  const session = (await p.app.inject({ url: '/api/v1/session' })).json();
+  t.match(session, { authRequired: false, signedIn: false, project: 'default' });
 });
 
 t.test('open routes stay open with auth required', async (t) => {

@@ -5,7 +5,7 @@
 //   events - always a token: a per-run token, or an API token with `events:write`
 //   admin  - an admin API token (except on a local install with no admin token configured and auth not required,
 //            which is single-user: anyone there may mint tokens)
-// and, on routes under /runs/:id, `run: 'read' | 'write'`: the run is loaded once and must be in the caller's project
+// (on every route under /api/ and /ga4gh/), and, on routes under /runs/:id (or :run_id), `run: 'read' | 'write'`: the run is loaded once and must be in the caller's project
 // (a write needs `runs:write`). A token that is sent is always held to its scopes and project, even on an open install;
 // an anonymous caller on an open install reaches everything, as a single-user laptop does. Every operation in the
 // OpenAPI document carries the scope it needs as `x-scope`.
@@ -38,6 +38,10 @@ export function runOf(req: FastifyRequest): Run {
   return req.run;
 }
 
+/** The API's prefixes (native and GA4GH WES): their routes are guarded; everything else (the UI's files) is not. */
+const GUARDED = ['/api/', '/ga4gh/'];
+const guarded = (url: string | undefined): url is string => !!url && GUARDED.some((p) => url.startsWith(p));
+
 /** Routes that forgot to declare their access are treated as reads: closed when auth is required. */
 const accessOf = (config: { access?: Access }): Access => config.access ?? 'read';
 
@@ -48,7 +52,7 @@ export function installAccess(app: FastifyInstance) {
 
   // The document says what each operation needs, from the same declaration the hooks enforce.
   app.addHook('onRoute', (r) => {
-    if (!r.url.startsWith('/api/') || !r.schema) return;
+    if (!guarded(r.url) || !r.schema) return;
     const config = (r.config ?? {}) as { access?: Access; run?: RunAccess };
     (r.schema as Record<string, unknown>)['x-scope'] = requiredScope(accessOf(config), config.run) ?? 'none';
   });
@@ -56,7 +60,7 @@ export function installAccess(app: FastifyInstance) {
   app.addHook('onRequest', async (req) => {
     const url = req.routeOptions.url;
     // Unmatched URLs (404s, the UI's files and SPA fallback) and Swagger UI carry no data.
-    if (!url?.startsWith('/api/')) return;
+    if (!guarded(url)) return;
     const config = req.routeOptions.config;
     const access = accessOf(config);
     if (access === 'open') return;
@@ -84,7 +88,9 @@ export function installAccess(app: FastifyInstance) {
   app.addHook('preHandler', async (req) => {
     const scope = req.routeOptions.config.run;
     if (!scope) return;
-    const id = (req.params as { id: string }).id;
+    // `:id` on native routes, `:run_id` on WES routes.
+    const params = req.params as { id?: string; run_id?: string };
+    const id = params.id ?? params.run_id ?? '';
     const run = await repos.runs.get(id);
     // Another project's run answers exactly like a missing one, so run ids cannot be probed.
     if (!run || !mayAccessRun(req.principal, run, scope, requireAuth)) throw new DomainError('not_found', 'run not found', { field: 'id' });
