@@ -83,4 +83,10 @@ t.test('Idempotency-Key on POST /runs', async (t) => {
   t.not(later.json().id, [...ids][0]);
   await p.pool.query(`UPDATE idempotency_keys SET created_at = now() - interval '25 hours'`);
   t.equal(await p.app.services.idempotency.purge(), 3, 'the purge deletes expired keys');
+  // The fake Nextflow exits at once: let every run finish before the platform closes under it.
+  for (let i = 0; i < 100; i++) {
+    const { rows } = await p.pool.query(`SELECT count(*) AS n FROM runs WHERE status IN ('QUEUED', 'SUBMITTED', 'RUNNING')`);
+    if (Number(rows[0].n) === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 });
