@@ -69,11 +69,13 @@ export function installAccess(app: FastifyInstance) {
     req.principal = await auth.authenticate(header);
     if (header !== undefined && !req.principal) throw new DomainError('unauthenticated', 'the Authorization header holds no valid token');
     const p = req.principal;
+    // Single-user: with no admin token configured and auth not required, anyone may mint tokens and projects.
+    if (access === 'admin' && !requireAuth && !adminConfigured) return;
     const scope = requiredScope(access, config.run)!;
     if (!p) {
       if (access === 'events')
         throw new DomainError('unauthenticated', 'a per-run or API token is required (Authorization: Bearer <token> or Basic user:token)');
-      if (access === 'admin' && (requireAuth || adminConfigured)) throw new DomainError('unauthenticated', 'an admin token is required');
+      if (access === 'admin') throw new DomainError('unauthenticated', 'an admin token is required');
       if (requireAuth) throw new DomainError('unauthenticated', NEED_TOKEN);
       return;
     }
