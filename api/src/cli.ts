@@ -1,5 +1,6 @@
 // `scrna`: the platform from a terminal. Talks to the API over HTTP (SCRNA_API_URL, SCRNA_API_TOKEN).
 //   scrna submit --samplesheet s.csv [--params p.json] [--param k=v] [--profile test] [--name n] [--label k=v] [--wait]
+//                [--idempotency-key K]
 //   scrna runs [--status S] [--label k=v] [--limit N]      scrna status <run>
 //   scrna logs <run> [--task N] [--stream out|err] [--follow]
 //   scrna trace import <file> [--run <run>] [--tz Europe/Berlin] [--name n]
@@ -8,6 +9,7 @@
 //   scrna webhooks [list | add URL --event E... | rm ID | deliveries ID | redeliver ID DELIVERY]
 //   scrna db dump <file>     scrna db restore <file> [--force]      (the database itself: api/src/db-cli.ts)
 //   scrna migrate            (talks to the database, not the API: the server's own configuration, then exits)
+//   scrna tokens create|list|revoke, scrna projects create|list (cli/access.ts)
 // Every command takes --json (machine-readable output), --url and --token.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -17,12 +19,14 @@ import { createInterface } from 'node:readline';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
+import { ACCESS_USAGE, accessCommand } from './cli/access.js';
 import { DB_USAGE, dbCommand } from './db-cli.js';
 
 class CliError extends Error {}
 
 const USAGE = `usage: scrna <command> [options]
   submit --samplesheet FILE [--params FILE.json] [--param k=v]... [--profile P]... [--name N] [--label k=v]... [--wait]
+         [--idempotency-key K]   (a retry with the same key returns the first run, never a second)
   runs [--status S] [--label k=v] [--submitter S] [--q TEXT] [--limit N]
   status RUN
   logs RUN [--task ID] [--stream out|err] [--follow]
@@ -35,6 +39,7 @@ const USAGE = `usage: scrna <command> [options]
 ${DB_USAGE}
   migrate                              brings the database schema up to date and exits (the server's database
                                        settings: DATABASE_URL, PG*, or SCRNA_DATABASE_SECRET [+ _MASTER_SECRET])
+${ACCESS_USAGE}
 options for every command: --json, --url URL (SCRNA_API_URL), --token T (SCRNA_API_TOKEN)`;
 
 const { values: opt, positionals } = parseArgs({
@@ -65,6 +70,10 @@ const { values: opt, positionals } = parseArgs({
     description: { type: 'string' },
     force: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
+    'idempotency-key': { type: 'string' },
+    project: { type: 'string' },
+    scope: { type: 'string', multiple: true },
+    admin: { type: 'boolean', default: false },
   },
 });
 
@@ -172,7 +181,10 @@ async function submit(): Promise<number> {
     labels: kv(opt.label, 'label'),
     ...(opt.submitter ? { submitter: opt.submitter } : {}),
   };
-  const run = await json<RunView>('POST', '/api/v1/runs', body);
+  const key = opt['idempotency-key'];
+  const run = (await (
+    await api('POST', '/api/v1/runs', body, 'application/json', key ? { 'idempotency-key': key } : {})
+  ).json()) as RunView;
   if (!opt.wait) {
     out(run, `${run.id} ${run.status}`);
     return 0;
@@ -515,6 +527,21 @@ async function main(): Promise<number> {
   if (cmd === 'webhooks') return webhooks(sub, positionals.slice(2));
   if (cmd === 'db') return dbCommand(sub, arg, { force: Boolean(opt.force), json: Boolean(opt.json) });
   if (cmd === 'migrate') return migrateDatabase();
+  const access = await accessCommand(
+    {
+      json,
+      call: (method, path) => api(method, path),
+      out,
+      fail: (m) => {
+        throw new CliError(m);
+      },
+      opt,
+    },
+    cmd,
+    sub,
+    arg,
+  );
+  if (access !== null) return access;
   throw new CliError(`unknown command: ${positionals.join(' ')}\n${USAGE}`);
 }
 

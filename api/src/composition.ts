@@ -27,12 +27,14 @@ import { EventAccess } from './domain/event-access.js';
 import { EventIngester } from './domain/event-ingester.js';
 import { EventRecorder } from './domain/event-recorder.js';
 import { ExpressionService } from './domain/expression.js';
+import { IdempotencyService } from './domain/idempotency.js';
 import { RunNotifier } from './domain/notifier.js';
 import { OutputService } from './domain/outputs.js';
 import type { Launcher, LogSource, ResultStore } from './domain/ports.js';
 import type { Repositories } from './domain/repositories.js';
 import { ResultsService } from './domain/results.js';
 import { RunService } from './domain/runs.js';
+import { TokenService } from './domain/tokens.js';
 import { LaunchValidator } from './domain/validation.js';
 import { WebhookDispatcher, WebhookService } from './domain/webhooks.js';
 import { type AppOptions, buildApp } from './http/app.js';
@@ -185,6 +187,10 @@ export async function createPlatform(config: Config, opts: AppOptions & { recove
     batch: 20,
     log,
   });
+  const auth = new Authenticator(repos, config.adminToken);
+  const idempotency = new IdempotencyService(repos.idempotency);
+  // Keys older than their time are refused by the claim anyway; this keeps the table small.
+  const purge = setInterval(() => idempotency.purge().catch((err) => log.warn({ err }, 'idempotency key purge failed')), 3600_000).unref();
   const app = await buildApp(
     {
       repos,
@@ -194,7 +200,9 @@ export async function createPlatform(config: Config, opts: AppOptions & { recove
       webhooks: new WebhookService(repos.webhooks, targets, () => void dispatcher.pass()),
       expression: new ExpressionService(repos.results, files),
       ingester,
-      auth: new Authenticator(repos, config.adminToken),
+      auth,
+      tokens: new TokenService(repos, auth),
+      idempotency,
       eventAccess: new EventAccess(repos.runs),
       logs,
       notifier,
@@ -217,6 +225,7 @@ export async function createPlatform(config: Config, opts: AppOptions & { recove
     webhooks: dispatcher,
     databaseUrl: url,
     async close() {
+      clearInterval(purge);
       runs.close();
       await dispatcher.close();
       (launcher as { close?: () => void }).close?.();

@@ -1,6 +1,8 @@
-// With SCRNA_REQUIRE_AUTH on, every operation in the OpenAPI document is walked: no token -> 401, another user's
-// token on a run -> 404 (never its data), the owner's token -> through; events cannot forge another run's status;
-// odd Authorization headers are 401s, never 500s.
+// With SCRNA_REQUIRE_AUTH on, every operation in the OpenAPI document (each of its representations: JSON, CSV, Arrow,
+// text logs and SSE) is walked with four callers, the scope it needs read from the document's `x-scope`: no token
+// -> 401; a token of the run's project without that scope -> 403; a token of another project (holding the scope) ->
+// 404 on a run (never its data, in no body); the right token -> through. Events cannot forge another run's status;
+// odd Authorization headers are 401s, never 500s; revoked tokens stop at once.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
@@ -8,118 +10,249 @@ import { fixtures, platformFor, platformRunWithToken } from './helpers.js';
 
 const ADMIN = 'admin-token-for-the-matrix-0123456789';
 type Platform = Awaited<ReturnType<typeof platformFor>>;
+const auth = (token: string) => ({ authorization: `Bearer ${token}` });
 
-async function mint(p: Platform, name: string, admin = false): Promise<string> {
-  const r = await p.app.inject({
-    method: 'POST',
-    url: '/api/v1/tokens',
-    payload: { name, admin },
-    headers: { authorization: `Bearer ${ADMIN}` },
-  });
-  if (r.statusCode !== 201) throw new Error(r.body);
-  return r.json().token;
+async function admin(p: Platform, method: 'POST' | 'DELETE', url: string, payload?: object) {
+  const r = await p.app.inject({ method, url, payload, headers: auth(ADMIN) });
+  if (r.statusCode >= 300) throw new Error(`${method} ${url}: ${r.body}`);
+  return r.statusCode === 204 ? null : r.json();
 }
 
-/** A run owned by `token`, made the way a client makes one: a trace upload (it has tasks, so task routes resolve). */
-async function runOwnedBy(p: Platform, token: string): Promise<{ id: string; taskId: number }> {
+async function mint(p: Platform, name: string, body: { project?: string; scopes?: string[]; admin?: boolean } = {}): Promise<string> {
+  return (await admin(p, 'POST', '/api/v1/tokens', { name, ...body })).token;
+}
+
+/** A run made the way a client makes one: a trace upload (it has tasks, so task routes resolve); null: anonymously. */
+async function runOf(p: Platform, token: string | null, name: string): Promise<{ id: string; taskId: number; name: string }> {
   const trace = await readFile(path.join(fixtures, 'trace-raw-all.txt'));
   const r = await p.app.inject({
     method: 'POST',
-    url: '/api/v1/runs/trace?name=owned',
+    url: `/api/v1/runs/trace?name=${name}`,
     payload: trace,
-    headers: { 'content-type': 'text/plain', authorization: `Bearer ${token}` },
+    headers: { 'content-type': 'text/plain', ...(token ? auth(token) : {}) },
   });
   if (r.statusCode !== 201) throw new Error(r.body);
   const id = r.json().run.id as string;
-  const tasks = (await p.app.inject({ url: `/api/v1/runs/${id}/tasks?limit=1`, headers: { authorization: `Bearer ${token}` } })).json();
-  return { id, taskId: tasks.items[0].task_id };
+  const tasks = (await p.app.inject({ url: `/api/v1/runs/${id}/tasks?limit=1`, headers: token ? auth(token) : {} })).json();
+  return { id, taskId: tasks.items[0].task_id, name };
+}
+
+/** Two labs, each with a token holding the default scopes. */
+async function twoLabs(p: Platform) {
+  await admin(p, 'POST', '/api/v1/projects', { id: 'lab-a', name: 'Lab A' });
+  await admin(p, 'POST', '/api/v1/projects', { id: 'lab-b', name: 'Lab B' });
+  return { alice: await mint(p, 'alice', { project: 'lab-a' }), bob: await mint(p, 'bob', { project: 'lab-b' }) };
 }
 
 interface Op {
   method: 'GET' | 'POST' | 'DELETE';
   route: string;
+  scope: string;
+  /** The query that selects a representation (CSV, SSE), or ''. */
+  query: string;
+  sse: boolean;
 }
 
-/** Signing in and out is how a browser gets its credentials, so these alone answer without one. */
-const OPEN = ['POST /api/v1/session', 'DELETE /api/v1/session'];
+/** How a route is asked for each of its other representations. */
+const VARIANT_QUERY: Record<string, string> = { 'text/csv': 'format=csv', 'text/event-stream': 'follow=true' };
 
-function operations(doc: { paths: Record<string, Record<string, unknown>> }): Op[] {
+/** Every operation and representation of the document, with the scope it declares. */
+function operations(doc: {
+  paths: Record<string, Record<string, { 'x-scope': string; responses: Record<string, { content?: object }> }>>;
+}): Op[] {
   return Object.entries(doc.paths).flatMap(([route, ops]) =>
-    Object.keys(ops).map((m) => ({ method: m.toUpperCase() as Op['method'], route })),
+    Object.entries(ops).flatMap(([m, op]) => {
+      const types = Object.keys(op.responses['200']?.content ?? {});
+      const base = { method: m.toUpperCase() as Op['method'], route, scope: op['x-scope'] };
+      const only = types.length === 1 && types[0] === 'text/event-stream';
+      const variants = types.length > 1 ? types.filter((c) => VARIANT_QUERY[c]) : [];
+      return [
+        { ...base, query: '', sse: only },
+        ...variants.map((c) => ({ ...base, query: VARIANT_QUERY[c]!, sse: c === 'text/event-stream' })),
+      ];
+    }),
   );
 }
 
-const request = (op: Op, ids: { id: string; taskId: number }, token?: string) => {
-  const url = op.route.replace('{id}', ids.id).replace('{taskId}', String(ids.taskId));
-  const trace = url.endsWith('/trace');
-  return {
-    method: op.method,
-    url,
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(op.method === 'POST' ? { 'content-type': trace ? 'text/plain' : 'application/json' } : {}),
-    },
-    ...(op.method === 'POST' ? { payload: trace ? 'task_id\thash\n' : '{}' } : {}),
-  };
-};
+const opName = (op: Op) => `${op.method} ${op.route}${op.query ? `?${op.query}` : ''}`;
+const runScoped = (op: Op) => op.route.startsWith('/api/v1/runs/{id}');
 
-t.test('every operation: no token 401; a foreign run 404; the owner gets through', async (t) => {
+interface Ids {
+  run: { id: string; taskId: number };
+  token: string;
+}
+
+function urlOf(op: Op, ids: Ids): string {
+  const id = runScoped(op) ? ids.run.id : ids.token;
+  const url = op.route.replace('{id}', id).replace('{taskId}', String(ids.run.taskId)).replace('{*}', 'results/missing.txt');
+  return op.query ? `${url}?${op.query}` : url;
+}
+
+/** Status and body text; an SSE stream is read until its first event or end, then dropped. */
+async function call(p: Platform, base: string, op: Op, ids: Ids, token?: string): Promise<{ status: number; body: string }> {
+  const url = urlOf(op, ids);
+  const trace = url.includes('/trace');
+  const headers: Record<string, string> = {
+    ...(token ? auth(token) : {}),
+    ...(op.method === 'POST' ? { 'content-type': trace ? 'text/plain' : 'application/json' } : {}),
+  };
+  const payload = op.method === 'POST' ? (trace ? 'task_id\thash\n' : '{}') : undefined;
+  if (!op.sse) {
+    const r = await p.app.inject({ method: op.method, url, headers, payload });
+    return { status: r.statusCode, body: r.body };
+  }
+  const ac = new AbortController();
+  const r = await fetch(`${base}${url}`, { headers, signal: ac.signal });
+  let body = '';
+  const reader = r.body!.getReader();
+  const timer = setTimeout(() => ac.abort(), 1500);
+  try {
+    for (let i = 0; i < 20 && !/\n\n(event|data)/.test(body); i++) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      body += new TextDecoder().decode(value);
+    }
+  } catch {
+    // aborted: a live stream that had nothing more to say
+  } finally {
+    clearTimeout(timer);
+    ac.abort();
+  }
+  return { status: r.status, body };
+}
+
+t.test('the matrix: every operation x {no token, without the scope, another project, the right token}', async (t) => {
   const p = await platformFor(t, { requireAuth: true, adminToken: ADMIN, nextflowBin: '/bin/true' });
-  const alice = await mint(p, 'alice');
-  const bob = await mint(p, 'bob');
-  const run = await runOwnedBy(p, alice);
+  const { alice, bob } = await twoLabs(p);
+  // Tokens of alice's project, each lacking one scope a route may need.
+  const lacking: Record<string, string> = {
+    'runs:read': await mint(p, 'alice-events-only', { project: 'lab-a', scopes: ['events:write'] }),
+    'runs:write': await mint(p, 'alice-read-only', { project: 'lab-a', scopes: ['runs:read'] }),
+    'events:write': await mint(p, 'alice-reader', { project: 'lab-a', scopes: ['runs:read', 'runs:write'] }),
+    admin: alice,
+  };
+  const run = await runOf(p, alice, 'alice-secret-run');
+  await runOf(p, bob, 'bob-run');
+  const victim = (await admin(p, 'POST', '/api/v1/tokens', { name: 'to-revoke', project: 'lab-a' })).id as string;
+  const ids: Ids = { run, token: victim };
+  await p.app.listen({ port: 0, host: '127.0.0.1' });
+  const base = `http://127.0.0.1:${(p.app.server.address() as { port: number }).port}`;
+
   const doc = (await p.app.inject({ url: '/api/v1/openapi.json' })).json();
   const ops = operations(doc);
-  t.ok(ops.length >= 23, `${ops.length} operations in the document`);
-  t.same(ops.filter((o) => OPEN.includes(`${o.method} ${o.route}`)).length, OPEN.length, 'the sign-in operations are in the document');
-  for (const op of ops.filter((o) => !OPEN.includes(`${o.method} ${o.route}`))) {
-    const anon = await p.app.inject(request(op, run));
-    t.equal(anon.statusCode, 401, `${op.method} ${op.route} without a token`);
-    t.equal(anon.json().statusCode, 401);
-  }
-  // The run-scoped operations: Bob's token must learn nothing about Alice's run, nor change it.
-  const scoped = ops.filter((o) => o.route.startsWith('/api/v1/runs/{id}'));
-  t.ok(scoped.length >= 13, `${scoped.length} run-scoped operations`);
-  for (const op of scoped) {
-    const foreign = await p.app.inject(request(op, run, bob));
-    t.equal(foreign.statusCode, 404, `${op.method} ${op.route} with another user's token`);
-    t.equal(foreign.json().message, 'run not found');
-  }
-  const before = (await p.app.inject({ url: `/api/v1/runs/${run.id}`, headers: { authorization: `Bearer ${alice}` } })).json();
-  t.type(before.owner, 'string', 'the run records its owner');
-  // The owner (and an admin) reach the same operations: reads answer, writes get past authorisation.
-  for (const op of scoped) {
-    for (const who of [alice, ADMIN]) {
-      const own = await p.app.inject(request(op, run, who));
-      t.notOk([401, 403].includes(own.statusCode), `${op.method} ${op.route} as ${who === ADMIN ? 'admin' : 'owner'}: ${own.statusCode}`);
-      if (own.statusCode === 404) t.not(own.json().message, 'run not found', `${op.method} ${op.route}: the run is found`);
+  t.ok(ops.length >= 35, `${ops.length} operations and representations in the document`);
+  t.same(
+    new Set(ops.map((o) => o.scope)),
+    new Set(['none', 'runs:read', 'runs:write', 'events:write', 'admin']),
+    'every operation declares its scope',
+  );
+  for (const kind of ['format=csv', 'follow=true'])
+    t.ok(
+      ops.some((o) => o.query === kind),
+      `a ${kind} representation is walked`,
+    );
+  t.ok(
+    ops.some((o) => o.route.endsWith('/cells')),
+    'the Arrow routes are walked',
+  );
+  t.ok(
+    ops.some((o) => o.route === '/api/v1/stream/runs' && o.sse),
+    'the run-change stream is walked',
+  );
+
+  const leaks = (body: string) => body.includes(run.id) || body.includes(run.name);
+  const counts = { anonymous: 0, lacking: 0, foreign: 0, right: 0 };
+  for (const op of ops) {
+    const name = opName(op);
+    if (op.scope !== 'none') {
+      const anon = await call(p, base, op, ids);
+      t.equal(anon.status, 401, `${name} without a token`);
+      counts.anonymous++;
+      const without = await call(p, base, op, ids, lacking[op.scope]);
+      t.equal(without.status, 403, `${name} with a token lacking ${op.scope}`);
+      t.match(without.body, op.scope, 'the refusal names the missing scope');
+      counts.lacking++;
+    }
+    const foreign = await call(p, base, op, ids, bob);
+    t.notOk(leaks(foreign.body), `${name} with another project's token shows nothing of the run`);
+    if (runScoped(op)) {
+      t.equal(foreign.status, 404, `${name} with another project's token`);
+      t.equal(JSON.parse(foreign.body).message, 'run not found');
+    } else if (op.scope === 'admin') t.equal(foreign.status, 403, `${name}: another project's non-admin token`);
+    counts.foreign++;
+    for (const who of op.scope === 'admin' ? [ADMIN] : [alice, ADMIN]) {
+      const own = await call(p, base, op, ids, who);
+      t.notOk([401, 403].includes(own.status), `${name} as ${who === ADMIN ? 'admin' : 'the project'}: ${own.status}`);
+      if (own.status === 404 && runScoped(op)) t.not(JSON.parse(own.body).message, 'run not found', `${name}: the run is found`);
+      counts.right++;
     }
   }
-  // Lists show a non-admin token its own runs only.
+  t.ok(counts.anonymous >= 30 && counts.lacking >= 30 && counts.foreign >= 35, JSON.stringify(counts));
+
+  // Lists show a project's token its project's runs only (the walk above added trace runs); an admin every project's.
   const list = async (token: string) =>
-    (await p.app.inject({ url: '/api/v1/runs', headers: { authorization: `Bearer ${token}` } }))
+    (await p.app.inject({ url: '/api/v1/runs?limit=500', headers: auth(token) }))
       .json()
-      .items.map((r: { id: string }) => r.id);
-  t.same(await list(alice), [run.id]);
-  t.same(await list(bob), []);
-  t.same(await list(ADMIN), [run.id]);
-  const relaunchByBob = await p.app.inject({
+      .items.map((r: { name: string; project: string }) => `${r.project}/${r.name}`);
+  for (const [who, project] of [
+    [alice, 'lab-a'],
+    [lacking['runs:write']!, 'lab-a'],
+    [bob, 'lab-b'],
+  ] as const) {
+    const names = await list(who);
+    t.ok(names.length > 1, `${project}: ${names.length} runs listed`);
+    t.ok(
+      names.every((n: string) => n.startsWith(`${project}/`)),
+      `a ${project} token lists ${project} runs only`,
+    );
+    t.equal(names.includes('lab-a/alice-secret-run'), project === 'lab-a');
+  }
+  const all = await list(ADMIN);
+  t.ok(all.includes('lab-a/alice-secret-run') && all.includes('lab-b/bob-run'), 'an admin lists every project');
+  const cancel = await p.app.inject({ method: 'POST', url: `/api/v1/runs/${run.id}/cancel`, headers: auth(bob) });
+  t.equal(cancel.statusCode, 404, 'cancel from another project is refused as if there were no run');
+});
+
+t.test('tokens: created with a project and scopes, listed without secrets, revoked at once', async (t) => {
+  const p = await platformFor(t, { requireAuth: true, adminToken: ADMIN });
+  await admin(p, 'POST', '/api/v1/projects', { id: 'lab-a' });
+  const dup = await p.app.inject({ method: 'POST', url: '/api/v1/projects', payload: { id: 'lab-a' }, headers: auth(ADMIN) });
+  t.equal(dup.statusCode, 409, 'a project id is taken once');
+  const noProject = await p.app.inject({
     method: 'POST',
-    url: `/api/v1/runs/${run.id}/cancel`,
-    headers: { authorization: `Bearer ${bob}` },
+    url: '/api/v1/tokens',
+    payload: { name: 'x', project: 'nope' },
+    headers: auth(ADMIN),
   });
-  t.equal(relaunchByBob.statusCode, 404, 'cancel by another user is refused');
-  t.equal(
-    (await p.app.inject({ url: `/api/v1/runs/${run.id}`, headers: { authorization: `Bearer ${alice}` } })).json().status,
-    before.status,
+  t.equal(noProject.statusCode, 400);
+  t.equal(noProject.json().field, 'project');
+  const created = await admin(p, 'POST', '/api/v1/tokens', { name: 'lims', project: 'lab-a', scopes: ['runs:read'] });
+  t.match(created, { name: 'lims', project: 'lab-a', scopes: ['runs:read'], admin: false, revokedAt: null });
+  t.type(created.token, 'string');
+  const listed = (await p.app.inject({ url: '/api/v1/tokens?project=lab-a', headers: auth(ADMIN) })).json().items;
+  t.same(
+    listed.map((x: { id: string }) => x.id),
+    [created.id],
   );
+  t.notOk(JSON.stringify(listed).includes(created.token), 'the secret is shown once, never listed');
+  const projects = (await p.app.inject({ url: '/api/v1/projects', headers: auth(ADMIN) })).json().items.map((x: { id: string }) => x.id);
+  t.same(projects, ['default', 'lab-a']);
+  const who = (await p.app.inject({ url: '/api/v1/session', headers: auth(created.token) })).json();
+  t.match(who, { authRequired: true, signedIn: true, project: 'lab-a', scopes: ['runs:read'], admin: false });
+  // Used once (so the Authenticator caches it), then revoked: the very next request is refused.
+  t.equal((await p.app.inject({ url: '/api/v1/runs', headers: auth(created.token) })).statusCode, 200);
+  t.equal((await p.app.inject({ method: 'DELETE', url: `/api/v1/tokens/${created.id}`, headers: auth(ADMIN) })).statusCode, 204);
+  t.equal((await p.app.inject({ url: '/api/v1/runs', headers: auth(created.token) })).statusCode, 401, 'a revoked token stops at once');
+  const after = (await p.app.inject({ url: '/api/v1/tokens', headers: auth(ADMIN) })).json().items;
+  t.type(after.find((x: { id: string }) => x.id === created.id).revokedAt, 'string', 'the list says when it was revoked');
+  const again = await p.app.inject({ method: 'DELETE', url: `/api/v1/tokens/${crypto.randomUUID()}`, headers: auth(ADMIN) });
+  t.equal(again.statusCode, 404);
 });
 
 t.test('a browser signs in with a token and gets a cookie that the same rules apply to', async (t) => {
   const p = await platformFor(t, { requireAuth: true, adminToken: ADMIN });
-  const alice = await mint(p, 'alice');
-  const bob = await mint(p, 'bob');
-  const run = await runOwnedBy(p, alice);
+  const { alice, bob } = await twoLabs(p);
+  const run = await runOf(p, alice, 'alice-run');
   const signIn = (token: string) => p.app.inject({ method: 'POST', url: '/api/v1/session', payload: { token } });
   const bad = await signIn('not-a-token');
   t.equal(bad.statusCode, 401);
@@ -136,12 +269,30 @@ t.test('a browser signs in with a token and gets a cookie that the same rules ap
   };
   const a = await cookieOf(alice);
   const b = await cookieOf(bob);
-  t.equal((await p.app.inject({ url: `/api/v1/runs/${run.id}`, cookies: a })).statusCode, 200, 'the owner reads by cookie');
-  t.equal((await p.app.inject({ url: `/api/v1/runs/${run.id}`, cookies: b })).statusCode, 404, 'another user does not');
+  t.equal((await p.app.inject({ url: `/api/v1/runs/${run.id}`, cookies: a })).statusCode, 200, 'its project reads by cookie');
+  t.equal((await p.app.inject({ url: `/api/v1/runs/${run.id}`, cookies: b })).statusCode, 404, 'another project does not');
   t.equal((await p.app.inject({ url: `/api/v1/runs/${run.id}`, cookies: { scrna_token: 'forged' } })).statusCode, 401);
   const out = await p.app.inject({ method: 'DELETE', url: '/api/v1/session', cookies: a });
   t.equal(out.statusCode, 204);
   t.match(String(out.headers['set-cookie']), /scrna_token=;/, 'the cookie is cleared');
+});
+
+t.test('an open install: anonymous callers reach everything, a token that is sent is held to its project', async (t) => {
+  const p = await platformFor(t, { requireAuth: false, adminToken: ADMIN });
+  const { alice, bob } = await twoLabs(p);
+  const run = await runOf(p, alice, 'alice-run');
+  await runOf(p, null, 'anonymous-run');
+  const listed = (await p.app.inject({ url: '/api/v1/runs' }))
+    .json()
+    .items.map((r: { name: string; project: string }) => `${r.project}/${r.name}`);
+  t.same(listed.sort(), ['default/anonymous-run', 'lab-a/alice-run'], "anonymous lists every project's runs, its own in default");
+  t.equal(
+    (await p.app.inject({ url: `/api/v1/runs/${run.id}`, headers: auth(bob) })).statusCode,
+    404,
+    "bob's token still cannot read lab-a's run",
+  );
+  const session = (await p.app.inject({ url: '/api/v1/session' })).json();
+  t.match(session, { authRequired: false, signedIn: false, project: 'default' });
 });
 
 t.test('open routes stay open with auth required', async (t) => {
@@ -152,8 +303,7 @@ t.test('open routes stay open with auth required', async (t) => {
 
 t.test('events cannot move a run they do not belong to', async (t) => {
   const p = await platformFor(t, { requireAuth: true, adminToken: ADMIN });
-  const alice = await mint(p, 'alice');
-  const bob = await mint(p, 'bob');
+  const { alice, bob } = await twoLabs(p);
   const runToken = 'alice-run-token-secret';
   const platformRun = await platformRunWithToken(p, runToken, 'RUNNING');
   const completed = (platformRunId?: string) => ({
@@ -189,6 +339,7 @@ t.test('events cannot move a run they do not belong to', async (t) => {
   await p.ingester.drain();
   const aliceRuns = (await p.app.inject({ url: '/api/v1/runs', headers: { authorization: `Bearer ${alice}` } })).json().items;
   t.equal(aliceRuns.length, 1);
+  t.equal(aliceRuns[0].project, 'lab-a', "a head node's run lands in the project of the token it reports with");
   const bobJoins = await post({ ...started, event: 'completed', metadata: completed().metadata }, bob);
   t.equal(bobJoins.statusCode, 403, "another token cannot join (or end) alice's head-node run");
   t.equal(bobJoins.json().field, 'runId');
@@ -234,12 +385,11 @@ t.test('Authorization header oddities are 401, never 500', async (t) => {
   );
 });
 
-t.test('the run-change stream tells a token only of its own runs', async (t) => {
+t.test("the run-change stream tells a token only of its project's runs", async (t) => {
   const p = await platformFor(t, { requireAuth: true, adminToken: ADMIN });
-  const alice = await mint(p, 'alice');
-  const bob = await mint(p, 'bob');
-  const aliceRun = await runOwnedBy(p, alice);
-  const bobRun = await runOwnedBy(p, bob);
+  const { alice, bob } = await twoLabs(p);
+  const aliceRun = await runOf(p, alice, 'alice-run');
+  const bobRun = await runOf(p, bob, 'bob-run');
   await p.app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = p.app.server.address() as { port: number };
   const heard = (token: string) => {

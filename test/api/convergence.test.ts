@@ -63,6 +63,7 @@ for (const c of cases)
                 event: events[i]!,
                 tokenRunId: runId,
                 owner: null,
+                project: 'default',
                 admin: false,
                 receivedAt: new Date(1_800_000_000_000),
               }),

@@ -12,6 +12,7 @@ function incoming(over: Partial<IncomingEvent> & { platformRunId?: string; runNa
     event: { runId: SESSION, runName, event: 'started', ...(platformRunId ? { platformRunId } : {}) },
     tokenRunId: null,
     owner: 'token-a',
+    project: 'lab-a',
     admin: false,
     receivedAt: new Date(0),
     ...rest,
@@ -23,6 +24,7 @@ const nextflowRun = (over: Partial<NextflowRun> = {}): NextflowRun => ({
   sessionId: SESSION,
   runName: 'happy_turing',
   owner: 'token-a',
+  project: 'lab-a',
   ...over,
 });
 
@@ -59,18 +61,23 @@ t.test("the sender's existing Nextflow run is joined", async (t) => {
   t.same(plan.bind, [], 'a Nextflow run already has its identity');
 });
 
-t.test("another owner's Nextflow run is refused to a non-admin token, allowed to an admin", async (t) => {
-  const found = { ...nothing, nextflowRuns: [nextflowRun({ owner: 'token-b' })] };
-  t.throws(() => decideEventRuns([incoming()], found), { kind: 'forbidden', message: /belongs to another token/ });
+t.test("another project's Nextflow run is refused to a non-admin token, allowed to an admin", async (t) => {
+  const found = { ...nothing, nextflowRuns: [nextflowRun({ owner: 'token-b', project: 'lab-b' })] };
+  t.throws(() => decideEventRuns([incoming()], found), { kind: 'forbidden', message: /belongs to another project/ });
+  t.same(
+    decideEventRuns([incoming()], { ...nothing, nextflowRuns: [nextflowRun({ owner: 'token-c' })] }).runOf,
+    ['nf-run'],
+    'another token of the same project joins',
+  );
   t.same(decideEventRuns([incoming({ admin: true })], found).runOf, ['nf-run']);
 });
 
-t.test('an unseen Nextflow run is one to create, owned by the sending token, once per key', async (t) => {
+t.test("an unseen Nextflow run is one to create, in the sending token's project, once per key", async (t) => {
   const plan = decideEventRuns([incoming(), incoming({ runName: 'other_run' }), incoming()], nothing);
   t.same(plan.runOf, [null, null, null]);
   t.same(plan.create, [
-    { sessionId: SESSION, runName: 'happy_turing', owner: 'token-a' },
-    { sessionId: SESSION, runName: 'other_run', owner: 'token-a' },
+    { sessionId: SESSION, runName: 'happy_turing', owner: 'token-a', project: 'lab-a' },
+    { sessionId: SESSION, runName: 'other_run', owner: 'token-a', project: 'lab-a' },
   ]);
   const created = decideEventRuns([incoming(), incoming({ runName: 'other_run' })], {
     ...nothing,

@@ -1,5 +1,5 @@
 // A run's outputs with SCRNA_REQUIRE_AUTH on: every manifest output listed and downloaded with its checksum, byte
-// ranges (206, 416, If-Range, If-None-Match), and refusals (unlisted paths, `..`, another user's run) as 404s.
+// ranges (206, 416, If-Range, If-None-Match), and refusals (unlisted paths, `..`, another project's run) as 404s.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
@@ -13,10 +13,15 @@ const ADMIN = 'admin-token-for-outputs-0123456789';
 
 t.test('outputs: list, download, ranges, refusals', async (t) => {
   const p = await platformFor(t, { requireAuth: true, adminToken: ADMIN });
-  const mint = async (name: string) =>
-    (
-      await p.app.inject({ method: 'POST', url: '/api/v1/tokens', payload: { name }, headers: { authorization: `Bearer ${ADMIN}` } })
-    ).json() as { id: string; token: string };
+  const asAdmin = { authorization: `Bearer ${ADMIN}` };
+  // Alice's run is in her project; Bob's token is of another.
+  const mint = async (name: string) => {
+    await p.app.inject({ method: 'POST', url: '/api/v1/projects', payload: { id: name }, headers: asAdmin });
+    return (await p.app.inject({ method: 'POST', url: '/api/v1/tokens', payload: { name, project: name }, headers: asAdmin })).json() as {
+      id: string;
+      token: string;
+    };
+  };
   const alice = await mint('alice');
   const bob = await mint('bob');
   const outdir = path.join(p.dataDir, 'runs/r1/results');
@@ -27,6 +32,7 @@ t.test('outputs: list, download, ranges, refusals', async (t) => {
     source: 'platform',
     outdir,
     owner: alice.id,
+    project: 'alice',
   });
   const as = (token: string | null, url: string, headers: Record<string, string> = {}) =>
     p.app.inject({ url: `/api/v1/runs/${run.id}${url}`, headers: { ...headers, ...(token ? { authorization: `Bearer ${token}` } : {}) } });
@@ -113,7 +119,7 @@ t.test('outputs: list, download, ranges, refusals', async (t) => {
   }
   for (const u of ['/outputs', `/outputs/${big.path}`]) {
     const foreign = await as(bob.token, u);
-    t.equal(foreign.statusCode, 404, `${u}: another user's run`);
+    t.equal(foreign.statusCode, 404, `${u}: another project's run`);
     t.equal(foreign.json().message, 'run not found');
     t.equal((await as(null, u)).statusCode, 401, `${u}: no token`);
   }

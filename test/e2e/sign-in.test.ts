@@ -1,5 +1,5 @@
 // With SCRNA_REQUIRE_AUTH on, the UI asks for an API token where the API answers 401, signs the browser in (an
-// HttpOnly cookie the live views send too), and then shows only the signed-in token's runs.
+// HttpOnly cookie the live views send too), and then shows the signed-in token's project and only its runs.
 import t from 'tap';
 import { browserSession } from './platform.js';
 
@@ -11,13 +11,11 @@ const { base, platform, page, browser } = await browserSession(
   { width: 1280, height: 800 },
 );
 
+/** A token of its own project, named after it. */
 async function mint(name: string) {
-  const r = await platform.app.inject({
-    method: 'POST',
-    url: '/api/v1/tokens',
-    payload: { name },
-    headers: { authorization: `Bearer ${ADMIN}` },
-  });
+  const headers = { authorization: `Bearer ${ADMIN}` };
+  await platform.app.inject({ method: 'POST', url: '/api/v1/projects', payload: { id: name }, headers });
+  const r = await platform.app.inject({ method: 'POST', url: '/api/v1/tokens', payload: { name, project: name }, headers });
   return r.json() as { id: string; token: string };
 }
 
@@ -28,7 +26,14 @@ t.test('sign in from the runs page, see own runs only, live stream authorised by
     ['alice-run', alice.id],
     ['bob-run', bob.id],
   ] as const)
-    await platform.repos.runs.create({ id: crypto.randomUUID(), name, status: 'RUNNING', source: 'platform', owner });
+    await platform.repos.runs.create({
+      id: crypto.randomUUID(),
+      name,
+      status: 'RUNNING',
+      source: 'platform',
+      owner,
+      project: name.replace('-run', ''),
+    });
   await page.goto(`${base}/`);
   const form = page.getByTestId('sign-in');
   await form.waitFor();
@@ -40,7 +45,8 @@ t.test('sign in from the runs page, see own runs only, live stream authorised by
   await page.getByTestId('token-input').fill(alice.token);
   await form.getByRole('button', { name: 'Sign in' }).click();
   await page.getByText('alice-run').waitFor();
-  t.equal(await page.getByText('bob-run').count(), 0, "bob's run is not listed for alice");
+  t.equal(await page.getByText('bob-run').count(), 0, "bob's project's run is not listed for alice");
+  t.match(await page.getByTestId('project').textContent(), /project alice/, 'the header shows the signed-in project');
   const cookies = await browser.context.cookies(`${base}/api/v1/runs`);
   t.ok(cookies.find((c) => c.name === 'scrna_token')?.httpOnly, 'the token is kept in an HttpOnly cookie');
   // EventSource sends the cookie: the stream answers 200 instead of 401.

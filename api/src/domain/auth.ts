@@ -1,5 +1,5 @@
 // Tokens and who may do what: API tokens (tokens table, plus the SCRNA_ADMIN_TOKEN bootstrap), per-run tokens (handed
-// to Nextflow), and the ownership rule every run-scoped request goes through.
+// to Nextflow), their projects and scopes, and the project rule every run-scoped request goes through.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { DomainError } from './errors.js';
 import type { Run } from './ports.js';
@@ -82,23 +82,48 @@ export class Authenticator {
     this.cache.set(token, { p, at: Date.now() });
     return p;
   }
+
+  /** Drops a revoked token from the cache, so it stops working in this process at once. */
+  forget(tokenId: string): void {
+    for (const [token, hit] of this.cache) if (hit.p?.kind === 'api' && hit.p.tokenId === tokenId) this.cache.delete(token);
+  }
 }
 
 /** What a request does with a run: reading it, or changing it (cancel, relaunch, trace, results). */
 export type RunAccess = 'read' | 'write';
 
-/**
- * Whether a caller may see or change a run. `null` is an anonymous caller, who gets everything only on an open
- * (single-user, auth not required) install. Admins reach every run; other API tokens only the runs they submitted;
- * a per-run token only its own run, and only to read it (its writes are events).
- */
-export function mayAccessRun(p: Principal | null, run: Pick<Run, 'id' | 'owner'>, access: RunAccess, authRequired: boolean): boolean {
-  if (!p) return !authRequired;
-  if (p.kind === 'run') return access === 'read' && p.runId === run.id;
-  return p.admin || run.owner === p.tokenId;
+/** What a route declares (see http/access.ts). */
+export type RouteAccess = 'open' | 'read' | 'write' | 'events' | 'admin';
+
+/** The scope a route needs: a write to a run needs `runs:write` even on a route declared as a read. Null: none. */
+export function requiredScope(access: RouteAccess, run?: RunAccess): Scope | null {
+  if (access === 'open') return null;
+  if (access === 'events') return 'events:write';
+  if (access === 'admin') return 'admin';
+  return access === 'write' || run === 'write' ? 'runs:write' : 'runs:read';
 }
 
-/** The owner a new run gets from the caller that creates it. */
+/** Whether an API token holds a scope (`admin` holds them all). */
+export const hasScope = (p: Extract<Principal, { kind: 'api' }>, scope: Scope): boolean => p.admin || p.scopes.includes(scope);
+
+/**
+ * Whether a caller may see or change a run. `null` is an anonymous caller, who gets everything only on an open
+ * (single-user, auth not required) install. Admins reach every run; other API tokens the runs of their project;
+ * a per-run token only its own run, and only to read it (its writes are events). Scopes are checked per route.
+ */
+export function mayAccessRun(p: Principal | null, run: Pick<Run, 'id' | 'project'>, access: RunAccess, authRequired: boolean): boolean {
+  if (!p) return !authRequired;
+  if (p.kind === 'run') return access === 'read' && p.runId === run.id;
+  return p.admin || run.project === p.project;
+}
+
+/** The project whose runs a caller may list; null: every project (an admin, or anonymous on an open install). */
+export function visibleProject(p: Principal | null): string | null {
+  if (!p || (p.kind === 'api' && p.admin)) return null;
+  return p.project;
+}
+
+/** The owner a new run gets from the caller that creates it (kept for the record; access goes by project). */
 export const ownerOf = (p: Principal | null): string | null => (p?.kind === 'api' ? p.tokenId : null);
 
 /**

@@ -12,6 +12,7 @@ export interface NextflowKey {
 export interface NextflowRun extends NextflowKey {
   id: string;
   owner: string | null;
+  project: string;
 }
 
 export type NewNextflowRun = Omit<NextflowRun, 'id'>;
@@ -19,7 +20,7 @@ export type NewNextflowRun = Omit<NextflowRun, 'id'>;
 export interface EventRunPlan {
   /** The run of each event; null where its Nextflow run is one to create. */
   runOf: (string | null)[];
-  /** Nextflow runs first seen in this batch, owned by the token that sent their (last) event. */
+  /** Nextflow runs first seen in this batch, in the project (and owned by) the token that sent their (last) event. */
   create: NewNextflowRun[];
   /** Platform runs and the Nextflow identity their (last) event reports. */
   bind: { id: string; key: NextflowKey }[];
@@ -29,7 +30,7 @@ const keyText = (k: NextflowKey) => `${k.sessionId}\u0000${k.runName}`;
 
 /**
  * An event belongs to the run of the per-run token that sent it; else to the platform run it names, if there is one;
- * else to the run Nextflow knows by its (session id, run name), which a non-admin token may join only if it owns it.
+ * else to the run Nextflow knows by its (session id, run name), which a non-admin token may join only in its project.
  */
 export function decideEventRuns(
   events: readonly IncomingEvent[],
@@ -48,12 +49,12 @@ export function decideEventRuns(
     }
     const run = byKey.get(keyText(key));
     if (!run) {
-      create.set(keyText(key), { ...key, owner: ie.owner });
+      create.set(keyText(key), { ...key, owner: ie.owner, project: ie.project });
       return null;
     }
     // The events route refuses a foreign run up front; this catches another token creating it meanwhile.
-    if (!ie.admin && run.owner !== ie.owner)
-      throw new DomainError('forbidden', `Nextflow run ${ie.event.runName} belongs to another token`, { field: 'runId' });
+    if (!ie.admin && run.project !== ie.project)
+      throw new DomainError('forbidden', `Nextflow run ${ie.event.runName} belongs to another project`, { field: 'runId' });
     return run.id;
   });
   return { runOf, create: [...create.values()], bind: [...bind].map(([id, key]) => ({ id, key })) };

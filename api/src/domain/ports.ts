@@ -87,8 +87,8 @@ export interface RunQuery {
   status?: string[];
   label?: string[];
   submitter?: string;
-  /** Only runs of this owner (a non-admin token sees its own runs). */
-  owner?: string;
+  /** Only runs of this project (a non-admin token sees its project's runs). */
+  project?: string;
   from?: string;
   to?: string;
   q?: string;
@@ -126,6 +126,8 @@ export interface IncomingEvent {
   tokenRunId: string | null;
   /** API token that sent it: the owner of a run its first event creates. */
   owner: string | null;
+  /** The sender's project: a run its first event creates lands there. */
+  project: string;
   /** Sent with an admin token: may report on any run. */
   admin: boolean;
   receivedAt: Date;

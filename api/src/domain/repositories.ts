@@ -1,4 +1,5 @@
-// Persistence ports, one repository per aggregate (runs, tasks, events, results, tokens, uploads). Repositories
+// Persistence ports, one repository per aggregate (runs, tasks, events, results, tokens, projects, idempotency keys,
+// uploads). Repositories
 // store and find; the rules (which run an event belongs to, status ranking, progress) are domain code around them.
 import type { Scope } from './auth.js';
 import type { NewNextflowRun, NextflowKey, NextflowRun } from './event-runs.js';
@@ -46,8 +47,8 @@ export interface RunRepository {
   setTokenHash(id: string, hash: string): Promise<void>;
   /** The run a per-run token (by its hash) belongs to, and its project. */
   byTokenHash(hash: string): Promise<{ id: string; project: string } | null>;
-  /** The ids among `ids` whose run `owner` submitted. */
-  ownedIds(ids: string[], owner: string): Promise<string[]>;
+  /** The ids among `ids` whose run is in `project`. */
+  idsInProject(ids: string[], project: string): Promise<string[]>;
   /** The ids among `ids` that are runs. */
   existingIds(ids: string[]): Promise<Set<string>>;
   /** Runs Nextflow knows by these (session id, run name) keys. */
@@ -155,11 +156,63 @@ export interface NewToken {
 export interface TimelineRepository {
   rows(runId: string): Promise<TimelineRows>;
 }
+/** An API token as listed: never its secret nor its hash. */
+export type TokenRecord = {
+  id: string;
+  name: string;
+  project: string;
+  scopes: Scope[];
+  createdAt: string;
+  revokedAt: string | null;
+};
 
 export interface TokenRepository {
   create(t: NewToken): Promise<void>;
   /** A token that is not revoked, by its hash. */
   find(hash: string): Promise<{ id: string; project: string; scopes: Scope[] } | null>;
+  /** Every token (of one project when given), newest first. */
+  list(project?: string): Promise<TokenRecord[]>;
+  /** Marks the token revoked; false when there is no such token. Revoking twice keeps the first time. */
+  revoke(id: string): Promise<boolean>;
+}
+
+export type ProjectRecord = {
+  id: string;
+  name: string;
+  createdAt: string;
+};
+
+export interface ProjectRepository {
+  /** False when a project with that id exists already. */
+  create(p: { id: string; name: string }): Promise<boolean>;
+  list(): Promise<ProjectRecord[]>;
+  exists(id: string): Promise<boolean>;
+}
+
+/** The response a keyed request got, replayed to its duplicates. */
+export interface StoredResponse {
+  status: number;
+  body: unknown;
+}
+
+export interface IdempotencyRecord {
+  requestHash: string;
+  /** Null while the first request is still being answered. */
+  response: StoredResponse | null;
+}
+
+export interface IdempotencyRepository {
+  /**
+   * Claims (project, key) for a request, atomically on the primary key: true when this caller now holds it (a new
+   * key, one created before `expiredBefore`, or one left unanswered since before `abandonedBefore`).
+   */
+  claim(project: string, key: string, requestHash: string, expiredBefore: Date, abandonedBefore: Date): Promise<boolean>;
+  find(project: string, key: string): Promise<IdempotencyRecord | null>;
+  complete(project: string, key: string, runId: string | null, response: StoredResponse): Promise<void>;
+  /** Gives a claim up (the request failed), so a retry runs it again. */
+  release(project: string, key: string): Promise<void>;
+  /** Deletes keys created before `before`; returns how many. */
+  purge(before: Date): Promise<number>;
 }
 
 export interface UploadRepository {
@@ -173,6 +226,8 @@ export interface Repositories {
   results: ResultRepository;
   timeline: TimelineRepository;
   tokens: TokenRepository;
+  projects: ProjectRepository;
+  idempotency: IdempotencyRepository;
   uploads: UploadRepository;
   webhooks: WebhookRepository;
   /** The unit of work: fn's writes, through the repositories it is handed, commit together or not at all. */

@@ -1,7 +1,7 @@
 // Run lifecycle: validate and launch, follow the trace while running, finish (final trace import, results ingest),
 // cancel, relaunch with -resume, and trace uploads.
 import { randomUUID } from 'node:crypto';
-import { hashToken, newToken } from './auth.js';
+import { DEFAULT_PROJECT, hashToken, newToken } from './auth.js';
 import type { DataRoots } from './data-roots.js';
 import { DomainError, type ErrorDetail } from './errors.js';
 import type { RunNotifier } from './notifier.js';
@@ -128,8 +128,11 @@ export class RunService {
     );
   }
 
-  /** Validates and launches; `owner` is the API token that submits it (null: anonymous on an open install). */
-  async create(req: RunRequest, owner: string | null = null): Promise<Run> {
+  /**
+   * Validates and launches into `project`; `owner` is the API token that submits it (null: anonymous on an open
+   * install), kept for the record.
+   */
+  async create(req: RunRequest, owner: string | null = null, project: string = DEFAULT_PROJECT): Promise<Run> {
     const v = await this.validate(req);
     if (!v.valid) throw new DomainError('invalid', v.errors[0]!.message, { ...v.errors[0], errors: v.errors });
     const id = randomUUID();
@@ -143,6 +146,7 @@ export class RunService {
       source: 'platform',
       submitter: req.submitter ?? null,
       owner,
+      project,
       params: req.params ?? {},
       profiles,
       samplesheet: req.samplesheet ?? null,
@@ -304,8 +308,9 @@ export class RunService {
       status: 'QUEUED',
       source: 'platform',
       submitter: prev.submitter,
-      // Whoever relaunches (the owner or an admin), the run stays its owner's.
+      // Whoever relaunches (its project's token or an admin), the run stays in its project, its owner's.
       owner: prev.owner,
+      project: prev.project,
       params: prev.params,
       profiles: prev.profiles,
       samplesheet: prev.samplesheet,
@@ -386,7 +391,7 @@ export class RunService {
   /** A run the API never saw, reconstructed from its trace file. */
   async createFromTrace(
     body: AsyncIterable<Uint8Array | string>,
-    opts: { name?: string; timeZone?: string; labels?: Record<string, string>; owner?: string | null },
+    opts: { name?: string; timeZone?: string; labels?: Record<string, string>; owner?: string | null; project?: string },
   ) {
     const tzError = checkTimeZone(opts.timeZone ?? 'UTC');
     if (tzError) throw new DomainError('invalid', tzError, { field: 'timeZone' });
@@ -398,6 +403,7 @@ export class RunService {
       source: 'trace',
       labels: opts.labels,
       owner: opts.owner ?? null,
+      project: opts.project,
     });
     try {
       const r = await this.d.repos.tasks.import(id, scanTrace(body, { timeZone: opts.timeZone ?? 'UTC' }));

@@ -14,12 +14,14 @@ import { DomainError, isUnavailable } from '../domain/errors.js';
 import type { EventAccess } from '../domain/event-access.js';
 import type { EventIngester } from '../domain/event-ingester.js';
 import type { ExpressionService } from '../domain/expression.js';
+import type { IdempotencyService } from '../domain/idempotency.js';
 import type { RunNotifier } from '../domain/notifier.js';
 import type { OutputService } from '../domain/outputs.js';
 import type { LogSource } from '../domain/ports.js';
 import type { Repositories } from '../domain/repositories.js';
 import type { ResultsService } from '../domain/results.js';
 import type { RunService } from '../domain/runs.js';
+import type { TokenService } from '../domain/tokens.js';
 import type { LaunchValidator } from '../domain/validation.js';
 import type { WebhookService } from '../domain/webhooks.js';
 import { installAccess } from './access.js';
@@ -36,6 +38,7 @@ import { resultRoutes } from './routes/results.js';
 import { runRoutes } from './routes/runs.js';
 import { sessionRoutes } from './routes/session.js';
 import { timelineRoutes } from './routes/timeline.js';
+import { tokenRoutes } from './routes/tokens.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { ErrorBody } from './schemas.js';
 import { buildValidator } from './validator-compiler.js';
@@ -49,6 +52,8 @@ export interface Services {
   expression: ExpressionService;
   ingester: EventIngester;
   auth: Authenticator;
+  tokens: TokenService;
+  idempotency: IdempotencyService;
   eventAccess: EventAccess;
   logs: LogSource;
   notifier: RunNotifier;
@@ -171,6 +176,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     expressionRoutes,
     miscRoutes,
     sessionRoutes,
+    tokenRoutes,
     webhookRoutes,
     timelineRoutes,
   ])

@@ -1,5 +1,6 @@
 // JSON schemas of requests and responses; the OpenAPI document is generated from them.
 
+import { IDEMPOTENCY_HEADER, KEY_PATTERN } from '../domain/idempotency.js';
 import { RUN_STATUSES } from '../domain/ports.js';
 import { CLIENT_PROFILES, LABEL_KEY } from '../domain/runs.js';
 import { TASK_FIELDS, TASK_STATUSES } from '../domain/task-fields.js';
@@ -9,7 +10,7 @@ import { TASK_EVENTS } from '../domain/weblog.js';
 /** An integer parameter compared with (or stored in) a 32-bit integer column. */
 export const int32 = { type: 'integer', minimum: 0, maximum: INT32_MAX } as const;
 
-const nullable = (type: string, extra: object = {}) => ({ type: [type, 'null'], ...extra });
+export const nullable = (type: string, extra: object = {}) => ({ type: [type, 'null'], ...extra });
 const freeObject = { type: 'object', additionalProperties: true } as const;
 
 /** Every route's error answers: the shared error body, for client errors and for 503 (database unreachable: retry). */
@@ -275,6 +276,19 @@ export const WeblogEventSchema = {
     },
   ],
 };
+
+/** The Idempotency-Key request header of submission routes (see domain/idempotency.ts). */
+export const IdempotencyKeyHeaders = {
+  type: 'object',
+  properties: {
+    [IDEMPOTENCY_HEADER]: {
+      type: 'string',
+      pattern: KEY_PATTERN,
+      description:
+        "a key of the client's choosing (1-255 printable ASCII): a retry with the same key and body gets the first response; another body with it a 422. Kept 24 h.",
+    },
+  },
+} as const;
 
 export const idParam = { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } } as const;
 

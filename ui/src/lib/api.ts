@@ -33,6 +33,7 @@ export type WebhookDelivery = Get<'/api/v1/webhooks/{id}/deliveries'>['items'][n
 export type NewWebhook = Json<paths['/api/v1/webhooks']['post']['requestBody']>;
 export type GeneMatches = Get<'/api/v1/runs/{id}/genes'>;
 export type Markers = Get<'/api/v1/runs/{id}/markers'>;
+export type Session = Get<'/api/v1/session'>;
 
 // Records keyed by the generated unions, so a status added to the API fails the type check until listed here.
 const keys = <K extends string>(r: Record<K, true>) => Object.keys(r) as K[];
@@ -162,6 +163,8 @@ export function client(f: Fetch) {
     deliveries: async (id: string) => (await json<Get<'/api/v1/webhooks/{id}/deliveries'>>(`/webhooks/${enc(id)}/deliveries`)).items,
     redeliver: (id: string, deliveryId: string) => post<unknown>(`/webhooks/${enc(id)}/deliveries/${enc(deliveryId)}/redeliver`, {}),
     signIn: (token: string) => post<Post<'/api/v1/session'>>('/session', { token }),
+    /** Who the browser is signed in as: the project it reads and launches into. */
+    session: () => json<Session>('/session'),
   };
 }
 

@@ -4,6 +4,8 @@ import type pg from 'pg';
 import type { Database } from '../../db/schema.js';
 import type { Repositories } from '../../domain/repositories.js';
 import { KyselyEventRepository } from './events.js';
+import { KyselyIdempotencyRepository } from './idempotency.js';
+import { KyselyProjectRepository } from './projects.js';
 import { KyselyResultRepository } from './results.js';
 import { KyselyRunRepository } from './runs.js';
 import { Scope } from './scope.js';
@@ -21,6 +23,8 @@ function on(s: Scope): Repositories {
     results: new KyselyResultRepository(s),
     timeline: new KyselyTimelineRepository(s),
     tokens: new KyselyTokenRepository(s),
+    projects: new KyselyProjectRepository(s),
+    idempotency: new KyselyIdempotencyRepository(s),
     uploads: new KyselyUploadRepository(s),
     webhooks: new KyselyWebhookRepository(s),
     transaction: (fn) => s.transaction((tx) => fn(on(tx))),

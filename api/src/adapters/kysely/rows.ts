@@ -2,6 +2,9 @@
 import { deliveryHealth } from '../../domain/delivery.js';
 import type { Run, RunStatus } from '../../domain/ports.js';
 
+/** A uuid column's text form: anything else is no row (and never reaches Postgres as a cast error). */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export const iso = (d: Date | string | null | undefined) => (d === null || d === undefined ? null : new Date(d).toISOString());
 
 /** A runs row with its `labels` (jsonb object), `seq_count` (events with a sequence number) and `end_seq`. */

@@ -17,7 +17,7 @@ export function filterOf(q: RunQuery) {
       and.push(eb.exists(label));
     }
     if (q.submitter) and.push(eb('r.submitter', '=', q.submitter));
-    if (q.owner !== undefined) and.push(eb('r.owner', '=', q.owner));
+    if (q.project !== undefined) and.push(eb('r.project_id', '=', q.project));
     if (q.from) and.push(eb('r.created_at', '>=', sql<Date>`${q.from}`));
     if (q.to) and.push(eb('r.created_at', '<', sql<Date>`${q.to}`));
     if (q.q) {

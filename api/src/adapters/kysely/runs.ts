@@ -5,11 +5,10 @@ import { DomainError } from '../../domain/errors.js';
 import type { NewNextflowRun, NextflowKey, NextflowRun } from '../../domain/event-runs.js';
 import { type NewRun, RUN_STATUS_RANK, type Run, type RunPatch, type RunQuery, type RunStatus } from '../../domain/ports.js';
 import type { RunEventFacts, RunRepository } from '../../domain/repositories.js';
-import { toRun } from './rows.js';
+import { toRun, UUID } from './rows.js';
 import { filterOf } from './run-filter.js';
 import type { Scope } from './scope.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** The domain's ranking as SQL, so a guarded UPDATE moves a run only forward. */
 const RANK_SQL = `(CASE status ${Object.entries(RUN_STATUS_RANK)
   .map(([s, r]) => `WHEN '${s}' THEN ${r}`)
@@ -155,9 +154,9 @@ export class KyselyRunRepository implements RunRepository {
     return r ? { id: r.id, project: r.project_id } : null;
   }
 
-  async ownedIds(ids: string[], owner: string): Promise<string[]> {
+  async idsInProject(ids: string[], project: string): Promise<string[]> {
     if (!ids.length) return [];
-    const rows = await this.s.db.selectFrom('runs').select('id').where('id', 'in', ids).where('owner', '=', owner).execute();
+    const rows = await this.s.db.selectFrom('runs').select('id').where('id', 'in', ids).where('project_id', '=', project).execute();
     return rows.map((r) => r.id);
   }
 
@@ -171,7 +170,7 @@ export class KyselyRunRepository implements RunRepository {
     if (!keys.length) return [];
     const rows = await this.s.db
       .selectFrom('runs')
-      .select(['id', 'session_id', 'run_name', 'owner'])
+      .select(['id', 'session_id', 'run_name', 'owner', 'project_id'])
       .where((eb) =>
         eb(
           eb.refTuple('session_id', 'run_name'),
@@ -180,7 +179,7 @@ export class KyselyRunRepository implements RunRepository {
         ),
       )
       .execute();
-    return rows.map((r) => ({ id: r.id, sessionId: r.session_id!, runName: r.run_name!, owner: r.owner }));
+    return rows.map((r) => ({ id: r.id, sessionId: r.session_id!, runName: r.run_name!, owner: r.owner, project: r.project_id }));
   }
 
   async createNextflow(runs: NewNextflowRun[]): Promise<void> {
@@ -196,6 +195,7 @@ export class KyselyRunRepository implements RunRepository {
           session_id: r.sessionId,
           run_name: r.runName,
           owner: r.owner,
+          project_id: r.project,
         })),
       )
       .onConflict((oc) => oc.doNothing())

@@ -1,6 +1,7 @@
 // API tokens, found by the SHA-256 of the token (the token itself is never stored).
 import type { Scope as TokenScope } from '../../domain/auth.js';
-import type { NewToken, TokenRepository } from '../../domain/repositories.js';
+import type { NewToken, TokenRecord, TokenRepository } from '../../domain/repositories.js';
+import { iso, UUID } from './rows.js';
 import type { Scope } from './scope.js';
 
 export class KyselyTokenRepository implements TokenRepository {
@@ -31,5 +32,26 @@ export class KyselyTokenRepository implements TokenRepository {
       .where('revoked_at', 'is', null)
       .executeTakeFirst();
     return r ? { id: r.id, project: r.project_id, scopes: r.scopes as TokenScope[] } : null;
+  }
+
+  async list(project?: string): Promise<TokenRecord[]> {
+    let q = this.s.db.selectFrom('tokens').select(['id', 'name', 'project_id', 'scopes', 'created_at', 'revoked_at']);
+    if (project !== undefined) q = q.where('project_id', '=', project);
+    const rows = await q.orderBy('created_at', 'desc').orderBy('id').execute();
+    return rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      project: r.project_id,
+      scopes: r.scopes as TokenScope[],
+      createdAt: iso(r.created_at)!,
+      revokedAt: iso(r.revoked_at),
+    }));
+  }
+
+  async revoke(id: string): Promise<boolean> {
+    if (!UUID.test(id)) return false;
+    await this.s.db.updateTable('tokens').set({ revoked_at: new Date() }).where('id', '=', id).where('revoked_at', 'is', null).execute();
+    const r = await this.s.db.selectFrom('tokens').select('id').where('id', '=', id).executeTakeFirst();
+    return r !== undefined;
   }
 }

@@ -48,7 +48,8 @@ export const eventRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
       const tokenRunId = p.kind === 'run' ? p.runId : null;
       const owner = ownerOf(p);
       const admin = p.kind === 'api' && p.admin;
-      const incoming: IncomingEvent[] = events.map((event) => ({ event, tokenRunId, owner, admin, receivedAt }));
+      const project = p.project;
+      const incoming: IncomingEvent[] = events.map((event) => ({ event, tokenRunId, owner, project, admin, receivedAt }));
       await ingester.submit(incoming);
       return reply.code(202).send({ accepted: incoming.length });
     },

@@ -1,11 +1,11 @@
-// Pipeline schemas for forms, API tokens, FASTQ upload registration, and the live run-change stream.
+// Pipeline schemas for forms, FASTQ upload registration, and the live run-change stream.
 
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts';
-import { DEFAULT_PROJECT, hashToken, newToken } from '../../domain/auth.js';
+import { visibleProject } from '../../domain/auth.js';
 import { DomainError } from '../../domain/errors.js';
 import { FOLLOW_BUFFER_LIMIT } from '../limits.js';
-import { ErrorResponses, int32, sseStream } from '../schemas.js';
+import { ErrorResponses } from '../schemas.js';
 
 // bcl2fastq naming: <sample>_S<n>_L<lane>_<R1|R2|I1|I2>_001.fastq[.gz]
 const FASTQ_NAME = /(?:^|\/)([^/]+?)_S\d+_L(\d{3})_([RI][12])_\d{3}\.f(?:ast)?q(?:\.gz)?$/;
@@ -46,44 +46,6 @@ export const miscRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
   );
 
   app.post(
-    '/tokens',
-    {
-      schema: {
-        tags: ['auth'],
-        summary: 'Create an API token (admin); the token is shown once',
-        body: {
-          type: 'object',
-          required: ['name'],
-          additionalProperties: false,
-          properties: { name: { type: 'string', minLength: 1, maxLength: 100 }, admin: { type: 'boolean', default: false } },
-        },
-        response: {
-          201: {
-            type: 'object',
-            required: ['id', 'name', 'token', 'admin'],
-            properties: { id: { type: 'string' }, name: { type: 'string' }, token: { type: 'string' }, admin: { type: 'boolean' } },
-          },
-          ...ErrorResponses,
-        },
-      },
-      config: { access: 'admin' },
-    },
-    async (req, reply) => {
-      const { name, admin } = req.body;
-      const token = newToken();
-      const id = randomUUID();
-      await repos.tokens.create({
-        id,
-        name,
-        hash: hashToken(token),
-        project: DEFAULT_PROJECT,
-        scopes: admin ? ['admin'] : ['runs:read', 'runs:write', 'events:write'],
-      });
-      return reply.code(201).send({ id, name, token, admin: !!admin });
-    },
-  );
-
-  app.post(
     '/uploads',
     {
       schema: {
@@ -94,12 +56,11 @@ export const miscRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
           required: ['uri'],
           additionalProperties: false,
           properties: {
-            // 640 characters of up to 4 bytes stay under the ~2.7 kB a row of the unique index on uri may hold.
-            uri: { type: 'string', minLength: 1, maxLength: 640, description: 's3://bucket/key or a local path' },
-            size: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+            uri: { type: 'string', minLength: 1, maxLength: 2048, description: 's3://bucket/key or a local path' },
+            size: { type: 'integer', minimum: 0 },
             sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
             sample: { type: 'string', maxLength: 200 },
-            lane: { ...int32, minimum: 1 },
+            lane: { type: 'integer', minimum: 1 },
             read: { type: 'string', enum: ['R1', 'R2', 'I1', 'I2'] },
           },
         },
@@ -124,9 +85,6 @@ export const miscRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
     async (req, reply) => {
       const b = req.body;
       const m = FASTQ_NAME.exec(b.uri);
-      // The name is the only source of the lane when none is sent: bcl2fastq numbers lanes from 1.
-      if (m && b.lane === undefined && Number(m[2]) < 1)
-        throw new DomainError('invalid', `uri: lane ${m[2]} in the file name (lanes start at 1)`, { field: 'uri' });
       const rec = {
         id: randomUUID(),
         uri: b.uri,
@@ -150,19 +108,7 @@ export const miscRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
         tags: ['runs'],
         summary: 'Server-sent events: `runs` {ids} whenever runs change (for live lists)',
         response: {
-          200: {
-            description: 'event stream',
-            content: sseStream([
-              {
-                event: 'runs',
-                data: {
-                  type: 'object',
-                  required: ['ids'],
-                  properties: { ids: { type: 'array', items: { type: 'string', format: 'uuid' } } },
-                },
-              },
-            ]),
-          },
+          200: { description: 'event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
           ...ErrorResponses,
         },
       },
@@ -179,15 +125,12 @@ export const miscRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
         if (raw.writableLength > FOLLOW_BUFFER_LIMIT) return raw.destroy();
         if (ids.length) raw.write(`event: runs\ndata: ${JSON.stringify({ ids })}\n\n`);
       };
-      // A non-admin token hears only of its own runs (a per-run token of its one run).
+      // A non-admin token hears only of its project's runs (a per-run token of its one run).
+      const project = visibleProject(p);
       const visible = async (ids: string[]) =>
-        !p || (p.kind === 'api' && p.admin)
-          ? ids
-          : p.kind === 'run'
-            ? ids.filter((id) => id === p.runId)
-            : repos.runs.ownedIds(ids, p.tokenId);
+        project === null ? ids : p?.kind === 'run' ? ids.filter((id) => id === p.runId) : repos.runs.idsInProject(ids, project);
       const unsubscribe = notifier.subscribe((ids) => {
-        visible(ids).then(send, (err) => req.log.warn({ err }, 'run-change stream: owner lookup failed'));
+        visible(ids).then(send, (err) => req.log.warn({ err }, 'run-change stream: project lookup failed'));
       });
       const ping = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
       req.raw.on('close', () => {

@@ -3,8 +3,9 @@ import type { FastifyPluginAsyncJsonSchemaToTs, JsonSchemaToTsProvider } from '@
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ownerOf } from '../../domain/auth.js';
+import { ownerOf, projectOf, visibleProject } from '../../domain/auth.js';
 import { DomainError } from '../../domain/errors.js';
+import { IDEMPOTENCY_HEADER, requestHash } from '../../domain/idempotency.js';
 import type { Run, TaskQuery } from '../../domain/ports.js';
 import { RUN_STATUSES } from '../../domain/ports.js';
 import { processProgress, runProgress } from '../../domain/progress.js';
@@ -17,6 +18,7 @@ import {
   DATE_RE,
   dateTimeParam,
   ErrorResponses,
+  IdempotencyKeyHeaders,
   idParam,
   int32,
   Progress,
@@ -155,8 +157,8 @@ export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
         from: q.from,
         to: q.to,
         q: q.q,
-        // A non-admin token lists only the runs it submitted.
-        owner: p && !p.admin ? p.tokenId : undefined,
+        // A non-admin token lists only its project's runs.
+        project: visibleProject(p) ?? undefined,
         limit: limit + 1,
         cursor: q.cursor ? decodeCursor(q.cursor) : undefined,
       });
@@ -170,7 +172,8 @@ export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
     {
       schema: {
         tags: ['runs'],
-        summary: 'Validate and launch a run',
+        summary: "Validate and launch a run (into the caller's project); with an Idempotency-Key, at most once per key",
+        headers: IdempotencyKeyHeaders,
         body: RunRequestBody,
         response: { 201: RunDetail, ...ErrorResponses },
       },
@@ -179,8 +182,16 @@ export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
     async (req, reply) => {
       const body = req.body;
       const owner = ownerOf(req.principal);
-      const run = await runs.create({ ...body, submitter: body.submitter ?? owner ?? undefined }, owner);
-      return reply.code(201).send(await runDetail(app, run));
+      const project = projectOf(req.principal);
+      const launch = async () => {
+        const run = await runs.create({ ...body, submitter: body.submitter ?? owner ?? undefined }, owner, project);
+        return { status: 201, body: await runDetail(app, run), runId: run.id };
+      };
+      const key = req.headers[IDEMPOTENCY_HEADER];
+      if (!key) return reply.code(201).send((await launch()).body);
+      const r = await app.services.idempotency.once(project, key, requestHash('POST /api/v1/runs', body), launch);
+      if (r.replayed) reply.header('idempotent-replayed', 'true');
+      return reply.code(r.status as 201).send(r.body);
     },
   );
 
@@ -284,7 +295,9 @@ export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
       async (req, reply) => {
         const q = req.query;
         const owner = ownerOf(req.principal);
-        return reply.code(201).send(await runs.createFromTrace(streamOf(req), { name: q.name, timeZone: q.tz, owner }));
+        return reply
+          .code(201)
+          .send(await runs.createFromTrace(streamOf(req), { name: q.name, timeZone: q.tz, owner, project: projectOf(req.principal) }));
       },
     );
   });
