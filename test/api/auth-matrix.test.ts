@@ -49,8 +49,15 @@ function operations(doc: { paths: Record<string, Record<string, unknown>> }): Op
   );
 }
 
+/** Native errors are {statusCode, message}; GA4GH WES ones (under /ga4gh/) {status_code, msg}. */
+const errorOf = (body: { statusCode?: number; message?: string; status_code?: number; msg?: string }) => ({
+  status: body.statusCode ?? body.status_code,
+  message: body.message ?? body.msg,
+});
+const RUN_PARAM = /\{(id|run_id)\}/;
+
 const request = (op: Op, ids: { id: string; taskId: number }, token?: string) => {
-  const url = op.route.replace('{id}', ids.id).replace('{taskId}', String(ids.taskId));
+  const url = op.route.replace(RUN_PARAM, ids.id).replace(/\{(taskId|task_id)\}/, String(ids.taskId));
   const trace = url.endsWith('/trace');
   return {
     method: op.method,
@@ -75,15 +82,15 @@ t.test('every operation: no token 401; a foreign run 404; the owner gets through
   for (const op of ops.filter((o) => !OPEN.includes(`${o.method} ${o.route}`))) {
     const anon = await p.app.inject(request(op, run));
     t.equal(anon.statusCode, 401, `${op.method} ${op.route} without a token`);
-    t.equal(anon.json().statusCode, 401);
+    t.equal(errorOf(anon.json()).status, 401);
   }
   // The run-scoped operations: Bob's token must learn nothing about Alice's run, nor change it.
-  const scoped = ops.filter((o) => o.route.includes('{id}'));
+  const scoped = ops.filter((o) => RUN_PARAM.test(o.route));
   t.ok(scoped.length >= 13, `${scoped.length} run-scoped operations`);
   for (const op of scoped) {
     const foreign = await p.app.inject(request(op, run, bob));
     t.equal(foreign.statusCode, 404, `${op.method} ${op.route} with another user's token`);
-    t.equal(foreign.json().message, 'run not found');
+    t.equal(errorOf(foreign.json()).message, 'run not found');
   }
   const before = (await p.app.inject({ url: `/api/v1/runs/${run.id}`, headers: { authorization: `Bearer ${alice}` } })).json();
   t.type(before.owner, 'string', 'the run records its owner');
@@ -92,7 +99,7 @@ t.test('every operation: no token 401; a foreign run 404; the owner gets through
     for (const who of [alice, ADMIN]) {
       const own = await p.app.inject(request(op, run, who));
       t.notOk([401, 403].includes(own.statusCode), `${op.method} ${op.route} as ${who === ADMIN ? 'admin' : 'owner'}: ${own.statusCode}`);
-      if (own.statusCode === 404) t.not(own.json().message, 'run not found', `${op.method} ${op.route}: the run is found`);
+      if (own.statusCode === 404) t.not(errorOf(own.json()).message, 'run not found', `${op.method} ${op.route}: the run is found`);
     }
   }
   // Lists show a non-admin token its own runs only.

@@ -42,8 +42,8 @@ export function installAccess(app: FastifyInstance) {
 
   app.addHook('onRequest', async (req) => {
     const url = req.routeOptions.url;
-    // Unmatched URLs (404s, the UI's files and SPA fallback) and Swagger UI carry no data.
-    if (!url?.startsWith('/api/')) return;
+    // Unmatched URLs (404s, the UI's files and SPA fallback) and Swagger UI carry no data; the API and GA4GH WES do.
+    if (!url?.startsWith('/api/') && !url?.startsWith('/ga4gh/')) return;
     // Routes that forgot to declare their access are treated as reads: closed when auth is required.
     const access = req.routeOptions.config.access ?? 'read';
     if (access === 'open') return;

@@ -3,9 +3,9 @@ import type { FastifyPluginAsyncJsonSchemaToTs, JsonSchemaToTsProvider } from '@
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ownerOf } from '../../domain/auth.js';
+import { ownerOf, type Principal } from '../../domain/auth.js';
 import { DomainError } from '../../domain/errors.js';
-import type { Run, TaskQuery } from '../../domain/ports.js';
+import type { Run, RunQuery, TaskQuery } from '../../domain/ports.js';
 import { RUN_STATUSES } from '../../domain/ports.js';
 import { processProgress, runProgress } from '../../domain/progress.js';
 import { TASK_FIELDS } from '../../domain/task-fields.js';
@@ -29,18 +29,25 @@ const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)
 const OPS = ['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'like'] as const;
 const TEXT_BODY = ['text/plain', 'text/tab-separated-values', 'text/csv', 'application/octet-stream'];
 
-function encodeCursor(r: Run): string {
+/** An opaque keyset position after run `r` in the newest-first run list. */
+export function encodeCursor(r: Run): string {
   return Buffer.from(JSON.stringify([r.createdAt, r.id])).toString('base64url');
 }
 
-function decodeCursor(c: string): { createdAt: string; id: string } {
+export function decodeCursor(c: string, field = 'cursor'): { createdAt: string; id: string } {
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(c, 'base64url').toString('utf8'));
     if (typeof createdAt !== 'string' || Number.isNaN(Date.parse(createdAt)) || !/^[0-9a-f-]{36}$/i.test(id)) throw new Error();
     return { createdAt, id };
   } catch {
-    throw new DomainError('invalid', 'cursor is not one this API returned', { field: 'cursor' });
+    throw new DomainError('invalid', `${field} is not one this API returned`, { field });
   }
+}
+
+/** The runs a caller may list: a non-admin token its own; a per-run token none (it reads only its own run). */
+export function listScope(p: Principal | null): Pick<RunQuery, 'owner'> {
+  if (p?.kind === 'run') throw new DomainError('forbidden', 'a per-run token reads only its own run (GET /runs/{id})');
+  return { owner: p && !p.admin ? p.tokenId : undefined };
 }
 
 export async function runDetail(app: FastifyInstance, run: Run) {
@@ -57,10 +64,11 @@ export async function runDetail(app: FastifyInstance, run: Run) {
   };
 }
 
-// Trace bodies are streams (not validated as JSON); their query strings are checked like everywhere else.
+// Trace bodies are streams and WES submissions multipart forms (neither validated as JSON; their handlers parse
+// them); their query strings and path parameters are checked like everywhere else.
 const queryAjv = new Ajv({ coerceTypes: 'array', useDefaults: true, strict: false });
 (addFormats as unknown as (a: Ajv) => void)(queryAjv);
-const streamBodyCompiler = ({ schema, httpPart }: { schema: object; httpPart?: string }) => {
+export const streamBodyCompiler = ({ schema, httpPart }: { schema: object; httpPart?: string }) => {
   if (httpPart === 'body') return () => true;
   const fn = queryAjv.compile(schema);
   return (data: unknown) =>
@@ -137,8 +145,6 @@ export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
       config: { access: 'read' },
     },
     async (req) => {
-      const p = req.principal;
-      if (p?.kind === 'run') throw new DomainError('forbidden', 'a per-run token reads only its own run (GET /runs/{id})');
       const q = req.query;
       const status = asList(q.status);
       for (const s of status ?? [])
@@ -151,8 +157,7 @@ export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
         from: q.from,
         to: q.to,
         q: q.q,
-        // A non-admin token lists only the runs it submitted.
-        owner: p && !p.admin ? p.tokenId : undefined,
+        ...listScope(req.principal),
         limit: limit + 1,
         cursor: q.cursor ? decodeCursor(q.cursor) : undefined,
       });
