@@ -220,3 +220,136 @@ t.test(
     t.ok(checked > 30);
   },
 );
+
+t.test(
+  'every WES operation is served, documented and tagged; malformed forms are precise 4xx',
+  { skip: !referenceDir && 'no reference documents' },
+  async (t) => {
+    const spec = await loadWesSpec(referenceDir!);
+    const p = await platformFor(t, { workflowsDir: workflows });
+    await p.app.listen({ host: '127.0.0.1', port: 0 });
+    const base = `http://127.0.0.1:${(p.app.server.address() as { port: number }).port}`;
+    const doc = (await p.app.inject({ url: '/api/v1/openapi.json' })).json();
+    const ours = Object.entries(doc.paths as Record<string, Record<string, { tags: string[] }>>)
+      .filter(([route]) => route.startsWith(PREFIX))
+      .flatMap(([route, ops]) =>
+        Object.entries(ops).map(([m, o]) => ({ op: `${m.toUpperCase()} ${route.slice(PREFIX.length)}`, tags: o.tags })),
+      );
+    t.same(ours.map((o) => o.op).sort(), [...spec.operations].sort(), 'the operations of the official document, no more');
+    t.ok(
+      ours.every((o) => o.tags.includes('WES')),
+      'tagged WES',
+    );
+
+    const problems: string[] = [];
+    const post = async (body: BodyInit, headers: Record<string, string> = {}) => {
+      const r = await fetch(`${base}${PREFIX}/runs`, { method: 'POST', body, headers });
+      const json = await r.json();
+      const problem = spec.check('POST /runs', r.status, json);
+      if (problem || json.status_code !== r.status) problems.push(`${r.status}: ${problem ?? JSON.stringify(json)}`);
+      return { status: r.status, msg: json.msg as string };
+    };
+    const fields = { workflow_type: 'NFL', workflow_type_version: 'DSL2', workflow_url: 'scrna-platform' };
+    const form = (extra: (f: FormData) => void = () => {}) => {
+      const f = new FormData();
+      for (const [k, v] of Object.entries(fields)) f.append(k, v);
+      extra(f);
+      return f;
+    };
+    const file = (text: string, name = 'samplesheet.csv') => [new Blob([text]), name] as const;
+    const cases: [string, BodyInit, number, RegExp, Record<string, string>?][] = [
+      [
+        'no workflow_url',
+        (() => {
+          const f = form();
+          f.delete('workflow_url');
+          return f;
+        })(),
+        400,
+        /^workflow_url: is required/,
+      ],
+      ['a field twice', form((f) => f.append('workflow_type', 'NFL')), 400, /^workflow_type: sent more than once/],
+      ['an unknown field', form((f) => f.append('workflow_name', 'x')), 400, /^workflow_name: not a RunRequest field/],
+      ['a file in another field', form((f) => f.append('tags', ...file('x'))), 400, /^tags: only workflow_attachment/],
+      [
+        'two attachments',
+        form((f) => {
+          f.append('workflow_attachment', ...file('a'));
+          f.append('workflow_attachment', ...file('b', 'b.csv'));
+        }),
+        400,
+        /^workflow_attachment: attach one file/,
+      ],
+      [
+        'a parent reference',
+        form((f) => f.append('workflow_attachment', ...file('a', '../sheet.csv'))),
+        400,
+        /^workflow_attachment: '..\/sheet.csv'/,
+      ],
+      [
+        'an attachment that is not UTF-8',
+        form((f) => f.append('workflow_attachment', new Blob([new Uint8Array([0xff, 0xfe, 0x00])]), 's.csv')),
+        400,
+        /not UTF-8/,
+      ],
+      [
+        'input naming no attachment',
+        form((f) => f.append('workflow_params', '{"input":"/data/sheet.csv"}')),
+        400,
+        /^workflow_params.input: /,
+      ],
+      [
+        'params nested too deep',
+        form((f) => f.append('workflow_params', `${'{"a":'.repeat(70)}1${'}'.repeat(70)}`)),
+        400,
+        /^workflow_params: JSON nested deeper/,
+      ],
+      ['params not an object', form((f) => f.append('workflow_params', '[1]')), 400, /^workflow_params: must be a JSON object/],
+      ['tags that are not strings', form((f) => f.append('tags', '{"n":1}')), 400, /^tags.n: must be a string/],
+      ['a bad label key', form((f) => f.append('tags', '{"bad key":"v"}')), 400, /label keys/],
+      ['another engine', form((f) => f.append('workflow_engine', 'cromwell')), 400, /^workflow_engine: /],
+      [
+        'another DSL',
+        (() => {
+          const f = form();
+          f.set('workflow_type_version', 'DSL1');
+          return f;
+        })(),
+        400,
+        /^workflow_type_version: /,
+      ],
+      [
+        'CWL',
+        (() => {
+          const f = form();
+          f.set('workflow_type', 'CWL');
+          return f;
+        })(),
+        400,
+        /^workflow_type: /,
+      ],
+      [
+        'an attachment over the samplesheet limit',
+        form((f) => f.append('workflow_attachment', ...file('a'.repeat(10_000_001)))),
+        413,
+        /10000000 characters/,
+      ],
+      ['no boundary', 'x', 400, /^body: not a well-formed multipart form/, { 'content-type': 'multipart/form-data' }],
+      [
+        'a body cut short',
+        '--b\r\ncontent-disposition: form-data; name="workflow_type"\r\n\r\nNF',
+        400,
+        /^body: /,
+        { 'content-type': 'multipart/form-data; boundary=b' },
+      ],
+      ['urlencoded', 'workflow_type=NFL', 415, /./, { 'content-type': 'application/x-www-form-urlencoded' }],
+    ];
+    for (const [what, body, status, msg, headers] of cases) {
+      const r = await post(body, headers);
+      t.equal(r.status, status, `${what}: ${r.msg}`);
+      t.match(r.msg, msg);
+    }
+    t.same(problems, [], 'every refusal is a WES ErrorResponse');
+    t.equal((await p.app.inject({ url: '/api/v1/runs' })).json().total, 0, 'nothing was stored');
+  },
+);

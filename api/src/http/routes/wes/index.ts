@@ -64,7 +64,8 @@ function afterTask(token: string): number {
 
 export const wesRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
   const { runs, repos, outputs, version } = app.services;
-  await app.register(fastifyMultipart, { limits: WES_FORM_LIMITS });
+  // Attachment names as the client sent them (busboy would keep only the base name): toRunRequest refuses '..'.
+  await app.register(fastifyMultipart, { limits: WES_FORM_LIMITS, preservePath: true });
 
   app.setErrorHandler((err: Error, req, reply) => {
     const e = classifyError(err);
