@@ -349,6 +349,13 @@ t.test(
       t.equal(r.status, status, `${what}: ${r.msg}`);
       t.match(r.msg, msg);
     }
+    for (const q of ['page_size=0', 'page_size=x', `page_token=${'t'.repeat(201)}`]) {
+      const r = await fetch(`${base}${PREFIX}/runs?${q}`);
+      const json = await r.json();
+      t.equal(r.status, 400, `GET /runs?${q.slice(0, 20)}: ${json.msg}`);
+      const problem = spec.check('GET /runs', r.status, json);
+      if (problem || json.status_code !== 400) problems.push(`GET /runs?${q}: ${problem ?? JSON.stringify(json)}`);
+    }
     t.same(problems, [], 'every refusal is a WES ErrorResponse');
     t.equal((await p.app.inject({ url: '/api/v1/runs' })).json().total, 0, 'nothing was stored');
   },
