@@ -94,11 +94,20 @@ t.test(
     );
     const native = await p.app.inject({ method: 'POST', url: '/api/v1/runs/validate', payload: { params: bad, profiles: ['test'] } });
     t.equal(refused.status, 400);
-    t.equal(refused.json.msg, native.json().errors[0].message, 'the same refusal as the native route');
+    const nativeError = native.json().errors[0];
+    t.equal(
+      refused.json.msg,
+      `${nativeError.field.replace(/^params/, 'workflow_params')}: ${nativeError.message}`,
+      'the native refusal, in WES terms',
+    );
     t.equal((await wes('POST', '/runs', form({ ...submission, workflow_params: '{"a":' }))).status, 400);
     const outside = await wes('POST', '/runs', form(submission, 'sample,fastq_1,fastq_2\nS1,/etc/S1_R1.fastq.gz,/etc/S1_R2.fastq.gz\n'));
     t.equal(outside.status, 400);
-    t.match(outside.json.msg, /fastq_1/, 'samplesheet paths are held to the data roots');
+    t.match(
+      outside.json.msg,
+      /^workflow_attachment, line 2, column fastq_1: fastq_1 must be inside a data root/,
+      'samplesheet paths are held to the data roots',
+    );
     t.equal((await p.app.inject({ url: '/api/v1/runs' })).json().total, 0, 'nothing refused was stored');
 
     // The run: the test profile, submitted as multipart with tags.
@@ -306,7 +315,19 @@ t.test(
       ],
       ['params not an object', form((f) => f.append('workflow_params', '[1]')), 400, /^workflow_params: must be a JSON object/],
       ['tags that are not strings', form((f) => f.append('tags', '{"n":1}')), 400, /^tags.n: must be a string/],
-      ['a bad label key', form((f) => f.append('tags', '{"bad key":"v"}')), 400, /label keys/],
+      ['a bad label key', form((f) => f.append('tags', '{"bad key":"v"}')), 400, /^tags\.bad key: label keys/],
+      [
+        'a profile off the list',
+        form((f) => f.append('workflow_engine_parameters', '{"profile":"test,awsbatch"}')),
+        400,
+        /^workflow_engine_parameters\.profile: profile must be one of/,
+      ],
+      [
+        'a bad samplesheet',
+        form((f) => f.append('workflow_attachment', ...file('sample,nope\nS1,x\n'))),
+        400,
+        /^workflow_attachment, line 1, column nope: unknown column/,
+      ],
       ['another engine', form((f) => f.append('workflow_engine', 'cromwell')), 400, /^workflow_engine: /],
       [
         'another DSL',

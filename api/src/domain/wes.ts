@@ -94,11 +94,36 @@ export function wesRequestOf(run: Pick<Run, 'params' | 'labels' | 'profiles'>): 
   };
 }
 
+/** The native request's field names as the WES form names them. */
+const WES_FIELDS: [RegExp, string][] = [
+  [/^params(?=\.|$)/, 'workflow_params'],
+  [/^labels(?=\.|$)/, 'tags'],
+  [/^samplesheet$/, 'workflow_attachment'],
+  [/^profiles\[\d+\]$/, 'workflow_engine_parameters.profile'],
+];
+
+/**
+ * A refusal of RunService.validate said in WES terms: ErrorResponse carries only `msg`, so it names the form field,
+ * and for the samplesheet its line and column (`workflow_attachment, line 3, column fastq_1: …`).
+ */
+function inWesTerms(e: DomainError): DomainError {
+  const native = e.detail.field;
+  if (!native) return e;
+  const field = WES_FIELDS.reduce((f, [from, to]) => f.replace(from, to), native);
+  const at = [field, e.detail.line !== undefined && `line ${e.detail.line}`, e.detail.column !== undefined && `column ${e.detail.column}`];
+  return new DomainError(e.kind, `${at.filter(Boolean).join(', ')}: ${e.message}`, { ...e.detail, field });
+}
+
 /**
  * Submits a WES request as a platform run (validated and launched by RunService, like POST /api/v1/runs) and answers
  * its RunId; `owner` is the submitting API token. Plain data in and out, so an idempotency layer can wrap this call.
  */
 export async function submitWes(runs: Pick<RunService, 'create'>, w: WesRunRequest, owner: string | null): Promise<{ run_id: string }> {
-  const run = await runs.create({ ...toRunRequest(w), submitter: owner ?? undefined }, owner);
-  return { run_id: run.id };
+  const req = toRunRequest(w);
+  try {
+    const run = await runs.create({ ...req, submitter: owner ?? undefined }, owner);
+    return { run_id: run.id };
+  } catch (e) {
+    throw e instanceof DomainError && e.kind === 'invalid' ? inWesTerms(e) : e;
+  }
 }
