@@ -75,7 +75,12 @@ function operations(doc: {
 }
 
 const opName = (op: Op) => `${op.method} ${op.route}${op.query ? `?${op.query}` : ''}`;
-const runScoped = (op: Op) => op.route.startsWith('/api/v1/runs/{id}');
+const runScoped = (op: Op) => op.route.startsWith('/api/v1/runs/{id}') || op.route.startsWith('/ga4gh/wes/v1/runs/{run_id}');
+/** Native errors are {statusCode, message}; GA4GH WES ones (under /ga4gh/) {status_code, msg}. */
+const messageOf = (body: string) => {
+  const b = JSON.parse(body) as { message?: string; msg?: string };
+  return b.message ?? b.msg;
+};
 
 interface Ids {
   run: { id: string; taskId: number };
@@ -84,7 +89,10 @@ interface Ids {
 
 function urlOf(op: Op, ids: Ids): string {
   const id = runScoped(op) ? ids.run.id : ids.token;
-  const url = op.route.replace('{id}', id).replace('{taskId}', String(ids.run.taskId)).replace('{*}', 'results/missing.txt');
+  const url = op.route
+    .replace(/\{(id|run_id)\}/, id)
+    .replace(/\{(taskId|task_id)\}/, String(ids.run.taskId))
+    .replace('{*}', 'results/missing.txt');
   return op.query ? `${url}?${op.query}` : url;
 }
 
@@ -177,13 +185,13 @@ t.test('the matrix: every operation x {no token, without the scope, another proj
     t.notOk(leaks(foreign.body), `${name} with another project's token shows nothing of the run`);
     if (runScoped(op)) {
       t.equal(foreign.status, 404, `${name} with another project's token`);
-      t.equal(JSON.parse(foreign.body).message, 'run not found');
+      t.equal(messageOf(foreign.body), 'run not found');
     } else if (op.scope === 'admin') t.equal(foreign.status, 403, `${name}: another project's non-admin token`);
     counts.foreign++;
     for (const who of op.scope === 'admin' ? [ADMIN] : [alice, ADMIN]) {
       const own = await call(p, base, op, ids, who);
       t.notOk([401, 403].includes(own.status), `${name} as ${who === ADMIN ? 'admin' : 'the project'}: ${own.status}`);
-      if (own.status === 404 && runScoped(op)) t.not(JSON.parse(own.body).message, 'run not found', `${name}: the run is found`);
+      if (own.status === 404 && runScoped(op)) t.not(messageOf(own.body), 'run not found', `${name}: the run is found`);
       counts.right++;
     }
   }

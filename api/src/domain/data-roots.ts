@@ -6,7 +6,7 @@ import type { PathResolver } from './ports.js';
 
 const posix = path.posix;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
-const CONTROL = /[\x00-\x1f\x7f]/;
+export const CONTROL = /[\x00-\x1f\x7f]/;
 const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):/;
 
 /** Whether `p` is `root` or below it (both absolute and normalised). */

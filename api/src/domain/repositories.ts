@@ -38,6 +38,8 @@ export interface RunRepository {
   get(id: string): Promise<Run | null>;
   delete(id: string): Promise<void>;
   list(q: RunQuery): Promise<{ items: Run[]; total: number }>;
+  /** How many runs the query's filters match, per status (statuses with none are left out). */
+  countByStatus(q: Omit<RunQuery, 'limit' | 'cursor'>): Promise<Partial<Record<RunStatus, number>>>;
   patch(id: string, patch: RunPatch): Promise<void>;
   /** Moves the run up RUN_STATUS_RANK (never back, never out of a terminal state); returns whether it changed. */
   advance(id: string, status: RunStatus, patch?: RunPatch): Promise<boolean>;

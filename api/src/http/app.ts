@@ -10,7 +10,6 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Authenticator } from '../domain/auth.js';
-import { DomainError, isUnavailable } from '../domain/errors.js';
 import type { EventAccess } from '../domain/event-access.js';
 import type { EventIngester } from '../domain/event-ingester.js';
 import type { ExpressionService } from '../domain/expression.js';
@@ -25,10 +24,11 @@ import type { TokenService } from '../domain/tokens.js';
 import type { LaunchValidator } from '../domain/validation.js';
 import type { WebhookService } from '../domain/webhooks.js';
 import { installAccess } from './access.js';
-import { errorReply, STATUS_OF } from './errors.js';
+import { classifyError, errorReply } from './errors.js';
 import { installJsonParser } from './json-body.js';
 import { DEFAULT_BODY_LIMIT } from './limits.js';
 import { collectMethods } from './method-not-allowed.js';
+import { API_PREFIX, WES_PREFIX } from './prefixes.js';
 import { installRouteSecurity } from './route-security.js';
 import { eventRoutes } from './routes/events.js';
 import { expressionRoutes } from './routes/expression.js';
@@ -40,6 +40,7 @@ import { sessionRoutes } from './routes/session.js';
 import { timelineRoutes } from './routes/timeline.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import { wesRoutes } from './routes/wes/index.js';
 import { ErrorBody } from './schemas.js';
 import { buildValidator } from './validator-compiler.js';
 
@@ -81,22 +82,6 @@ declare module 'fastify' {
     services: Services;
     responseViolations: ResponseViolation[];
   }
-}
-
-const BODY_ERRORS = new Set(['FST_ERR_CTP_INVALID_JSON_BODY', 'FST_ERR_CTP_BODY_TOO_LARGE', 'FST_ERR_CTP_EMPTY_JSON_BODY']);
-
-function fieldOfValidation(err: {
-  validation?: { instancePath: string; params: Record<string, unknown>; propertyName?: string }[];
-  validationContext?: string;
-}): string {
-  const v = err.validation?.[0];
-  if (!v) return err.validationContext ?? 'body';
-  const at = v.instancePath.replace(/^\//, '').replaceAll('/', '.');
-  const missing =
-    (v.params.missingProperty as string) ?? (v.params.additionalProperty as string) ?? (v.propertyName as string | undefined) ?? '';
-  // A query or path parameter is named as the client wrote it (`cursor`, `id`); headers keep their prefix.
-  const part = err.validationContext === 'headers' ? 'headers' : '';
-  return [part, at, missing].filter(Boolean).join('.') || (err.validationContext ?? 'body');
 }
 
 export async function buildApp(services: Services, opts: AppOptions = {}): Promise<FastifyInstance> {
@@ -141,17 +126,10 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
-  app.setErrorHandler((err: Error & { statusCode?: number; validation?: never; validationContext?: string; code?: string }, req, reply) => {
-    if (err instanceof DomainError) return errorReply(reply, STATUS_OF[err.kind], err.message, err.detail);
-    // The database out of reach (a token lookup, a write): the client may retry, so 503 and not 500.
-    if (isUnavailable(err)) return errorReply(reply, STATUS_OF.unavailable, 'the database is unavailable; retry shortly');
-    if (err.validation) return errorReply(reply, 400, `${fieldOfValidation(err)}: ${err.message}`, { field: fieldOfValidation(err) });
-    // A data exception from Postgres (class 22) can only come from a value the client sent.
-    if (/^22/.test(err.code ?? '') && !err.statusCode) return errorReply(reply, 400, `invalid value: ${err.message}`);
-    const code = err.statusCode ?? 500;
-    if (code >= 400 && code < 500) return errorReply(reply, code, err.message, BODY_ERRORS.has(err.code ?? '') ? { field: 'body' } : {});
-    req.log.error({ err }, 'request failed');
-    return errorReply(reply, 500, 'internal error');
+  app.setErrorHandler((err: Error, req, reply) => {
+    const e = classifyError(err);
+    if (e.status >= 500 && e.status !== 503) req.log.error({ err }, 'request failed');
+    return errorReply(reply, e.status, e.message, e.detail);
   });
 
   await app.register(fastifyCookie);
@@ -166,7 +144,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
       return reply.code(503).send({ ok: false });
     }
   });
-  app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { access: 'open' } }, async () => app.swagger());
+  app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true }, config: { access: 'open' } }, async () => app.swagger());
 
   for (const routes of [
     runRoutes,
@@ -180,7 +158,8 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     webhookRoutes,
     timelineRoutes,
   ])
-    await app.register(routes, { prefix: '/api/v1' });
+    await app.register(routes, { prefix: API_PREFIX });
+  await app.register(wesRoutes, { prefix: WES_PREFIX });
   // After every route: a method a path does not declare is a 405 with Allow, not a 404.
   answerUndeclaredMethods();
 
@@ -219,7 +198,7 @@ function installResponseChecks(app: FastifyInstance) {
   });
   app.addHook('onSend', async (req, reply, payload) => {
     const url = req.routeOptions.url;
-    if (!url || url.startsWith('/docs') || url === '/api/v1/openapi.json') return payload;
+    if (!url || url.startsWith('/docs') || url === `${API_PREFIX}/openapi.json`) return payload;
     const schemas = byRoute.get(`${req.method} ${url}`);
     const status = reply.statusCode;
     const key = `${req.method} ${url}`;

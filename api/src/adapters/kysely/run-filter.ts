@@ -6,7 +6,7 @@ import type { RunQuery } from '../../domain/ports.js';
 type RunsAs = ExpressionBuilder<Database & { r: RunsTable }, 'r'>;
 
 /** The filters of a run query (labels `k` or `k=v`, text search with LIKE's specials taken literally). */
-export function filterOf(q: RunQuery) {
+export function filterOf(q: Omit<RunQuery, 'limit' | 'cursor'>) {
   return (eb: RunsAs) => {
     const and = [];
     if (q.status?.length) and.push(eb('r.status', 'in', q.status));

@@ -124,6 +124,16 @@ export class KyselyRunRepository implements RunRepository {
     return { items: rows.map(toRun), total: Number(n) };
   }
 
+  async countByStatus(q: Omit<RunQuery, 'limit' | 'cursor'>): Promise<Partial<Record<RunStatus, number>>> {
+    const rows = await this.s.db
+      .selectFrom('runs as r')
+      .select((eb) => ['r.status', eb.fn.countAll().as('n')])
+      .where(filterOf(q))
+      .groupBy('r.status')
+      .execute();
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+  }
+
   async patch(id: string, patch: RunPatch): Promise<void> {
     const set = columnsOf(patch);
     if (!Object.keys(set).length) return;

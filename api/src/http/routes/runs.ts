@@ -3,10 +3,10 @@ import type { FastifyPluginAsyncJsonSchemaToTs, JsonSchemaToTsProvider } from '@
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ownerOf, projectOf, visibleProject } from '../../domain/auth.js';
+import { ownerOf, type Principal, projectOf, visibleProject } from '../../domain/auth.js';
 import { DomainError } from '../../domain/errors.js';
 import { IDEMPOTENCY_HEADER, requestHash } from '../../domain/idempotency.js';
-import type { Run, TaskQuery } from '../../domain/ports.js';
+import type { Run, RunQuery, TaskQuery } from '../../domain/ports.js';
 import { RUN_STATUSES } from '../../domain/ports.js';
 import { processProgress, runProgress } from '../../domain/progress.js';
 import { TASK_FIELDS } from '../../domain/task-fields.js';
@@ -39,14 +39,26 @@ const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)
 const OPS = ['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'like'] as const;
 const TEXT_BODY = ['text/plain', 'text/tab-separated-values', 'text/csv', 'application/octet-stream'];
 
-function encodeCursor(r: Run): string {
+/** A keyset position after run `r` in the newest-first run list: its creation time and id. */
+export function encodeCursor(r: Run): string {
   return `${r.createdAt}_${r.id}`;
 }
 
-/** The route's pattern (cursorParam) guarantees a date-time and a uuid around the last '_'. */
-function decodeCursor(c: string): { createdAt: string; id: string } {
+/** The native route's pattern (cursorParam) already holds it to this shape; WES page tokens are checked here. */
+export function decodeCursor(c: string, field = 'cursor'): { createdAt: string; id: string } {
   const at = c.lastIndexOf('_');
-  return { createdAt: c.slice(0, at), id: c.slice(at + 1) };
+  const createdAt = c.slice(0, at);
+  const id = c.slice(at + 1);
+  if (at < 0 || Number.isNaN(Date.parse(createdAt)) || !/^[0-9a-f-]{36}$/i.test(id))
+    throw new DomainError('invalid', `${field} is not one this API returned`, { field });
+  return { createdAt, id };
+}
+
+/** The runs a caller may list: a non-admin token its own; a per-run token none (it reads only its own run). */
+/** Which runs a caller's lists hold (native and WES): its project's, or every project's for an admin. */
+export function listScope(p: Principal | null): Pick<RunQuery, 'project'> {
+  if (p?.kind === 'run') throw new DomainError('forbidden', 'a per-run token reads only its own run (GET /runs/{id})');
+  return { project: visibleProject(p) ?? undefined };
 }
 
 export async function runDetail(app: FastifyInstance, run: Run) {
@@ -63,10 +75,11 @@ export async function runDetail(app: FastifyInstance, run: Run) {
   };
 }
 
-// Trace bodies are streams (not validated as JSON); their query strings are checked like everywhere else.
+// Trace bodies are streams and WES submissions multipart forms (neither validated as JSON; their handlers parse
+// them); their query strings and path parameters are checked like everywhere else.
 const queryAjv = new Ajv({ coerceTypes: 'array', useDefaults: true, strict: false });
 (addFormats as unknown as (a: Ajv) => void)(queryAjv);
-const streamBodyCompiler = ({ schema, httpPart }: { schema: object; httpPart?: string }) => {
+export const streamBodyCompiler = ({ schema, httpPart }: { schema: object; httpPart?: string }) => {
   if (httpPart === 'body') return () => true;
   const fn = queryAjv.compile(schema);
   return (data: unknown) =>
@@ -143,8 +156,6 @@ export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
       config: { access: 'read' },
     },
     async (req) => {
-      const p = req.principal;
-      if (p?.kind === 'run') throw new DomainError('forbidden', 'a per-run token reads only its own run (GET /runs/{id})');
       const q = req.query;
       const status = asList(q.status);
       for (const s of status ?? [])
@@ -157,8 +168,7 @@ export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
         from: q.from,
         to: q.to,
         q: q.q,
-        // A non-admin token lists only its project's runs.
-        project: visibleProject(p) ?? undefined,
+        ...listScope(req.principal),
         limit: limit + 1,
         cursor: q.cursor ? decodeCursor(q.cursor) : undefined,
       });
