@@ -101,6 +101,15 @@ export interface TaskQuery {
   order: 'asc' | 'desc';
   /** column -> [operator, value] */
   filters: { column: string; op: 'eq' | 'ne' | 'gt' | 'gte' | 'lt' | 'lte' | 'like'; value: string }[];
+  /** Keyset paging: the rows after this one in the query's order (offset is then 0). */
+  after?: TaskCursor;
+}
+
+/** A row's place in a task order: its sort column as text (null when NULL), then the tie break. */
+export interface TaskCursor {
+  key: string | null;
+  taskId: number;
+  attempt: number;
 }
 
 /** A task query without its page: what an export iterates over. */

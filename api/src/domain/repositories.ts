@@ -12,6 +12,7 @@ import type {
   RunQuery,
   RunStatus,
   SampleRow,
+  TaskCursor,
   TaskOrder,
   TaskQuery,
   TaskRow,
@@ -66,7 +67,15 @@ export interface TaskRepository {
   import(runId: string, batches: AsyncIterable<TaskObservation[] | TaskRows>): Promise<{ rows: number }>;
   /** Merges observations into task rows (the higher state key wins per column); at most one per (run, task, attempt). */
   merge(observations: RunTaskObservation[]): Promise<void>;
-  list(runId: string, q: TaskQuery): Promise<{ items: TaskRow[]; total: number }>;
+  /** One page in the query's order (by offset, or after its cursor). */
+  list(runId: string, q: TaskQuery): Promise<{ items: TaskRow[]; next: TaskCursor | null }>;
+  /**
+   * Changes whenever the run's tasks may have: every writer of a run's tasks updates its run row in the same
+   * transaction (event batches add their facts, a trace import marks it), and this is that row version.
+   */
+  version(runId: string): Promise<string>;
+  /** How many tasks match the filters. */
+  count(runId: string, filters: TaskQuery['filters']): Promise<number>;
   /** Every matching task in list's order, pageSize rows per query (keyset: no connection is held between pages). */
   pages(runId: string, q: TaskOrder, pageSize: number): AsyncIterable<TaskRow[]>;
   /** The task's latest attempt. */

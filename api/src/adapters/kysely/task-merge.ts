@@ -115,8 +115,9 @@ export async function importTasks(
   runId: string,
   batches: AsyncIterable<TaskObservation[] | TaskRows>,
 ): Promise<{ rows: number }> {
-  // The run row lock orders this import with event batches for the same run (they take it too).
-  await c.query('SELECT 1 FROM runs WHERE id = $1 FOR UPDATE', [runId]);
+  // The run row lock orders this import with event batches for the same run (they take it too); updating the row
+  // also gives it a new version, which the task list's caches are keyed by (TaskRepository.version).
+  await c.query('UPDATE runs SET updated_at = now() WHERE id = $1', [runId]);
   const empty = !(await c.query('SELECT 1 FROM tasks WHERE run_id = $1 LIMIT 1', [runId])).rowCount;
   const source = batches[Symbol.asyncIterator]();
   const next = async () => {
