@@ -84,12 +84,9 @@ export class TaskPages {
   }
 
   private async build(runId: string, q: TaskQuery, filterKey: string): Promise<string> {
-    let total = this.counts.get(filterKey);
-    const [{ items, next }, counted] = await Promise.all([
-      this.tasks.list(runId, q),
-      total === undefined ? this.tasks.count(runId, q.filters) : null,
-    ]);
-    if (counted !== null) this.counts.set(filterKey, (total = counted));
+    const known = this.counts.get(filterKey);
+    const [{ items, next }, total] = await Promise.all([this.tasks.list(runId, q), known ?? this.tasks.count(runId, q.filters)]);
+    if (known === undefined) this.counts.set(filterKey, total);
     return JSON.stringify({ items, total, nextCursor: next ? encodeTaskCursor(q, next) : null });
   }
 }
