@@ -69,11 +69,6 @@ export interface TaskRepository {
   merge(observations: RunTaskObservation[]): Promise<void>;
   /** One page in the query's order (by offset, or after its cursor). */
   list(runId: string, q: TaskQuery): Promise<{ items: TaskRow[]; next: TaskCursor | null }>;
-  /**
-   * Changes whenever the run's tasks may have: every writer of a run's tasks updates its run row in the same
-   * transaction (event batches add their facts, a trace import marks it), and this is that row version.
-   */
-  version(runId: string): Promise<string>;
   /** How many tasks match the filters. */
   count(runId: string, filters: TaskQuery['filters']): Promise<number>;
   /** Every matching task in list's order, pageSize rows per query (keyset: no connection is held between pages). */

@@ -115,9 +115,10 @@ export async function importTasks(
   runId: string,
   batches: AsyncIterable<TaskObservation[] | TaskRows>,
 ): Promise<{ rows: number }> {
-  // The run row lock orders this import with event batches for the same run (they take it too); updating the row
-  // also gives it a new version, which the task list's caches are keyed by (TaskRepository.version).
-  await c.query('UPDATE runs SET updated_at = now() WHERE id = $1', [runId]);
+  // The run row lock orders this import with event batches for the same run (they take it too). Moving updated_at
+  // on by at least a millisecond (its precision in a Run) tells the task list's caches that the tasks may have changed
+  // (http/task-pages.ts); an event batch tells them by its events_received.
+  await c.query(`UPDATE runs SET updated_at = greatest(now(), updated_at + interval '1 millisecond') WHERE id = $1`, [runId]);
   const empty = !(await c.query('SELECT 1 FROM tasks WHERE run_id = $1 LIMIT 1', [runId])).rowCount;
   const source = batches[Symbol.asyncIterator]();
   const next = async () => {

@@ -91,16 +91,6 @@ export class KyselyTaskRepository implements TaskRepository {
     return mergeObservations(this.s.sql, observations);
   }
 
-  async version(runId: string): Promise<string> {
-    // xmin: the transaction that wrote the run row's current version (unique per writer, unlike a timestamp).
-    const { rows } = await this.s.sql.query({
-      name: 'run_version',
-      text: `SELECT xmin::text || '/' || updated_at::text AS v FROM runs WHERE id = $1`,
-      values: [runId],
-    });
-    return rows[0]?.v ?? 'none';
-  }
-
   async count(runId: string, filters: TaskQuery['filters']): Promise<number> {
     const { where, args } = taskFilter(runId, filters);
     return Number((await this.s.sql.query(`SELECT count(*) AS n FROM tasks WHERE ${where.join(' AND ')}`, args)).rows[0].n);
