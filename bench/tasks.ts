@@ -55,7 +55,10 @@ async function startServer() {
       (r) => r.ok,
       () => false,
     );
-    if (ok) return (server = { child, base });
+    if (ok) {
+      server = { child, base };
+      return server;
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error('the API did not start');
