@@ -40,7 +40,12 @@ function mergeSql(from: string, distinct: boolean): string {
       status = CASE WHEN EXCLUDED.state_key > tasks.state_key THEN EXCLUDED.status ELSE tasks.status END,
       state_key = GREATEST(EXCLUDED.state_key, tasks.state_key),
       ${FIELD_COLS.map((c) => `${c} = ${pick(c)}`).join(',\n')},
-      extra = CASE WHEN EXCLUDED.state_key > tasks.state_key THEN tasks.extra || EXCLUDED.extra ELSE EXCLUDED.extra || tasks.extra END`;
+      extra = CASE WHEN EXCLUDED.state_key > tasks.state_key THEN tasks.extra || EXCLUDED.extra ELSE EXCLUDED.extra || tasks.extra END
+    -- Only rows the merge changes are written: a lower or equal state only fills gaps, so a re-imported trace whose
+    -- rows are all there already writes nothing (no new row versions, no index entries).
+    WHERE EXCLUDED.state_key > tasks.state_key
+      OR ${FIELD_COLS.map((c) => `(tasks.${c} IS NULL AND EXCLUDED.${c} IS NOT NULL)`).join(' OR ')}
+      OR (EXCLUDED.extra || tasks.extra) <> tasks.extra`;
 }
 
 /**
