@@ -128,6 +128,23 @@ export interface IncomingEvent {
   receivedAt: Date;
 }
 
+/**
+ * A local write-ahead log of accepted event submissions: a submission is on disk before it is answered 202, written
+ * to the database in the background, and forgotten once stored; what a stopped API left unstored is read back at start.
+ */
+export interface EventSpool {
+  /** Appends one submission; resolves once it is durable (concurrent appends share one write and one sync). */
+  append(events: IncomingEvent[]): Promise<SpoolTicket>;
+  /** The submission is stored in the database: the spool may drop it. */
+  release(ticket: SpoolTicket): void;
+  /** Submissions appended before this start and never released, oldest first (read once, before any append). */
+  recover(): Promise<{ ticket: SpoolTicket; events: IncomingEvent[] }[]>;
+  close(): Promise<void>;
+}
+
+/** Where a spooled submission is kept (opaque to the ingester). */
+export type SpoolTicket = number;
+
 export interface SampleRow {
   sample: string;
   batch: string | null;
