@@ -2,7 +2,7 @@
 // by 50 concurrent clients and by one: 100-row pages, first and deep (offset and cursor), sorted by each column the UI
 // sorts by, filtered by status and by text `like`. The API runs as its own process (api/src/server.ts); the clients
 // here are closed loops on keep-alive connections, each latency measured from request to the last body byte.
-// Modes, in the same run: the ended run as served (page cache, ETag not used by these clients); the same tasks in a
+// Modes, in the same run: the ended run as served (page cache; and clients that send the page's ETag, 304); the same tasks in a
 // run still RUNNING (no page cache: every page is a query, counts cached by run version); then the same two with the
 // 0006 indexes dropped (0001's two indexes back), on a restarted server. Prints JSON. Run with bench/tasks.sh.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -72,14 +72,16 @@ async function stopServer() {
 }
 
 /** One GET, its body read to the end; ms from request to last byte. */
-function timed(target: string): Promise<{ ms: number; status: number; body: string }> {
+function timed(target: string, headers: Record<string, string> = {}): Promise<{ ms: number; status: number; body: string; etag?: string }> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     http
-      .get(target, { agent }, (res) => {
+      .get(target, { agent, headers }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c) => chunks.push(c));
-        res.on('end', () => resolve({ ms: performance.now() - t0, status: res.statusCode!, body: Buffer.concat(chunks).toString() }));
+        res.on('end', () =>
+          resolve({ ms: performance.now() - t0, status: res.statusCode!, body: Buffer.concat(chunks).toString(), etag: res.headers.etag }),
+        );
       })
       .on('error', reject);
   });
@@ -90,8 +92,8 @@ const pct = (xs: number[], p: number) => {
   return +s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!.toFixed(2);
 };
 
-/** `clients` closed loops on one URL for SECONDS (at least one request each). */
-async function load(target: string, clients: number) {
+/** `clients` closed loops on one URL for SECONDS (at least one request each); with an ETag, as viewers that have the page. */
+async function load(target: string, clients: number, etag?: string) {
   const lat: number[] = [];
   let errors = 0;
   const end = performance.now() + SECONDS * 1000;
@@ -99,8 +101,8 @@ async function load(target: string, clients: number) {
   await Promise.all(
     Array.from({ length: clients }, async () => {
       do {
-        const r = await timed(target);
-        if (r.status !== 200) errors++;
+        const r = await timed(target, etag ? { 'if-none-match': etag } : {});
+        if (r.status !== (etag ? 304 : 200)) errors++;
         lat.push(r.ms);
       } while (performance.now() < end);
     }),
@@ -142,7 +144,10 @@ async function measure(runs: { ended: string; running: string }) {
     const s = await scenarios(base, runId);
     for (const [name, target] of Object.entries(s)) {
       result[name] ??= {};
-      result[name][mode] = { [`clients${CLIENTS}`]: await load(target, CLIENTS), single: await single(target) };
+      const figures: Record<string, unknown> = { [`clients${CLIENTS}`]: await load(target, CLIENTS), single: await single(target) };
+      const { etag } = await timed(target);
+      if (etag) figures[`clients${CLIENTS}Revalidating`] = await load(target, CLIENTS, etag);
+      result[name][mode] = figures;
     }
   }
   await stopServer();

@@ -111,13 +111,11 @@ export class EventIngester {
   private async loop(): Promise<void> {
     while (this.queue.length) {
       if (this.queued < this.maxBatch) await new Promise((r) => setTimeout(r, this.lingerMs));
-      const batch: Submission[] = [];
+      let k = 0;
       let n = 0;
-      while (this.queue.length && (n === 0 || n + this.queue[0]!.events.length <= this.maxBatch)) {
-        const s = this.queue.shift()!;
-        batch.push(s);
-        n += s.events.length;
-      }
+      while (k < this.queue.length && (n === 0 || n + this.queue[k]!.events.length <= this.maxBatch)) n += this.queue[k++]!.events.length;
+      // One splice per batch: with a spool the queue can hold a long backlog, and shift() per item is linear each time.
+      const batch = this.queue.splice(0, k);
       this.queued -= n;
       try {
         await this.write(batch.flatMap((s) => s.events));
