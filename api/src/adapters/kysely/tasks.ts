@@ -50,12 +50,13 @@ function taskFilter(runId: string, filters: TaskQuery['filters']) {
 }
 
 /** Sort column, then task_id and attempt so the order is total; desc is the exact reverse of asc, so one index
- * (run_id, column NULLS FIRST, task_id, attempt) serves both directions (0006_task_indexes). NULLS only for nullable
- * columns: it would stop the primary key from serving an ORDER BY task_id. */
+ * (run_id, column NULLS FIRST, task_id, attempt) serves both directions (0006_task_indexes), which needs the NULLS
+ * clause spelled out even on status (NOT NULL). Not on the key: it would stop the primary key (NULLS LAST) from
+ * serving an ORDER BY task_id. */
 function taskOrder(sort: string, order: 'asc' | 'desc'): string {
   if (!TASK_COLUMNS.includes(sort)) throw new Error(`unknown column ${sort}`);
   const dir = order === 'desc' ? 'DESC' : 'ASC';
-  const nulls = NOT_NULL.has(sort) ? '' : order === 'desc' ? ' NULLS LAST' : ' NULLS FIRST';
+  const nulls = sort === 'attempt' ? '' : order === 'desc' ? ' NULLS LAST' : ' NULLS FIRST';
   return sort === 'task_id' ? `task_id ${dir}, attempt ${dir}` : `"${sort}" ${dir}${nulls}, task_id ${dir}, attempt ${dir}`;
 }
 
