@@ -66,6 +66,7 @@ export interface TaskPage {
 export class TaskPages {
   private readonly counts = new Lru<number>(10_000);
   private readonly pages: Lru<string>;
+  private readonly building = new Map<string, Promise<string>>();
 
   constructor(
     private readonly tasks: Pick<TaskRepository, 'list' | 'count'>,
@@ -84,7 +85,13 @@ export class TaskPages {
     if (ifNoneMatch?.split(/\s*,\s*/).some((t) => t === etag || t === `W/${etag}` || t === '*')) return { body: null, etag };
     let body = this.pages.get(key);
     if (body === undefined) {
-      body = await this.build(run.id, q, filterKey);
+      // Viewers asking for the same page at once share one query instead of each running it.
+      let building = this.building.get(key);
+      if (!building) {
+        building = this.build(run.id, q, filterKey).finally(() => this.building.delete(key));
+        this.building.set(key, building);
+      }
+      body = await building;
       this.pages.set(key, body, body.length);
     }
     return { body, etag };
