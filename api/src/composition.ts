@@ -8,6 +8,7 @@ import { type AwsClients, awsClients, closeClients } from './adapters/aws-client
 import { BatchLauncher } from './adapters/batch-launcher.js';
 import { CloudWatchLogSource } from './adapters/cloudwatch-logs.js';
 import { FileLogSource } from './adapters/file-logs.js';
+import { FsEventSpool } from './adapters/fs-event-spool.js';
 import { FsPathResolver } from './adapters/fs-paths.js';
 import { FsResultStore } from './adapters/fs-results.js';
 import { FsSchemaFiles } from './adapters/fs-schema-files.js';
@@ -161,7 +162,10 @@ export async function createPlatform(config: Config, opts: AppOptions & { recove
   const ingester = new EventIngester(new EventRecorder(repos), {
     onStored: (ids) => notifier.changed(...ids),
     onError: (err, evs) => log.error({ err, events: evs.length }, 'events could not be stored'),
+    spool: await FsEventSpool.open(path.join(config.dataDir, 'event-spool')),
+    ping: () => repos.ping(),
   });
+  await ingester.recover();
   const runs = new RunService({
     repos,
     launcher,
@@ -230,7 +234,7 @@ export async function createPlatform(config: Config, opts: AppOptions & { recove
       await dispatcher.close();
       (launcher as { close?: () => void }).close?.();
       await app.close();
-      await ingester.drain();
+      await ingester.close();
       notifier.close();
       if (aws) closeClients(aws);
       await database.close();

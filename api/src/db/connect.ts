@@ -23,6 +23,8 @@ export function connect(url: string, max = 10): Db {
   const pool = new pg.Pool({ connectionString: url, max });
   // An idle client losing its server (restart, failover) must not crash the process.
   pool.on('error', () => undefined);
+  // Nor one in use: its query rejects (and the caller sees why); the client's own 'error' event would be uncaught.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, pool, close: () => db.destroy() };
 }

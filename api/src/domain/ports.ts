@@ -113,6 +113,15 @@ export interface TaskQuery {
   order: 'asc' | 'desc';
   /** column -> [operator, value] */
   filters: { column: string; op: 'eq' | 'ne' | 'gt' | 'gte' | 'lt' | 'lte' | 'like'; value: string }[];
+  /** Keyset paging: the rows after this one in the query's order (offset is then 0). */
+  after?: TaskCursor;
+}
+
+/** A row's place in a task order: its sort column as text (null when NULL), then the tie break. */
+export interface TaskCursor {
+  key: string | null;
+  taskId: number;
+  attempt: number;
 }
 
 /** A task query without its page: what an export iterates over. */
@@ -132,6 +141,23 @@ export interface IncomingEvent {
   admin: boolean;
   receivedAt: Date;
 }
+
+/**
+ * A local write-ahead log of accepted event submissions: a submission is on disk before it is answered 202, written
+ * to the database in the background, and forgotten once stored; what a stopped API left unstored is read back at start.
+ */
+export interface EventSpool {
+  /** Appends one submission; resolves once it is durable (concurrent appends share one write and one sync). */
+  append(events: IncomingEvent[]): Promise<SpoolTicket>;
+  /** The submission is stored in the database: the spool may drop it. */
+  release(ticket: SpoolTicket): void;
+  /** Submissions appended before this start and never released, oldest first (read once, before any append). */
+  recover(): Promise<{ ticket: SpoolTicket; events: IncomingEvent[] }[]>;
+  close(): Promise<void>;
+}
+
+/** Where a spooled submission is kept (opaque to the ingester). */
+export type SpoolTicket = number;
 
 export interface SampleRow {
   sample: string;

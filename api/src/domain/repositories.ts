@@ -14,6 +14,7 @@ import type {
   RunQuery,
   RunStatus,
   SampleRow,
+  TaskCursor,
   TaskOrder,
   TaskQuery,
   TaskRow,
@@ -72,7 +73,10 @@ export interface TaskRepository {
   import(runId: string, batches: AsyncIterable<TaskObservation[] | TaskRows>): Promise<{ rows: number }>;
   /** Merges observations into task rows (the higher state key wins per column); at most one per (run, task, attempt). */
   merge(observations: RunTaskObservation[]): Promise<void>;
-  list(runId: string, q: TaskQuery): Promise<{ items: TaskRow[]; total: number }>;
+  /** One page in the query's order (by offset, or after its cursor). */
+  list(runId: string, q: TaskQuery): Promise<{ items: TaskRow[]; next: TaskCursor | null }>;
+  /** How many tasks match the filters. */
+  count(runId: string, filters: TaskQuery['filters']): Promise<number>;
   /** Every matching task in list's order, pageSize rows per query (keyset: no connection is held between pages). */
   pages(runId: string, q: TaskOrder, pageSize: number): AsyncIterable<TaskRow[]>;
   /** The task's latest attempt. */

@@ -203,8 +203,14 @@ export const Task = {
 
 export const TaskList = {
   type: 'object',
-  required: ['items', 'total'],
-  properties: { items: { type: 'array', items: Task }, total: { type: 'integer' } },
+  required: ['items', 'total', 'nextCursor'],
+  properties: {
+    items: { type: 'array', items: Task },
+    total: { type: 'integer' },
+    nextCursor: nullable('string', {
+      description: 'pass as `cursor` for the page after this one (same sort, order and filters); null on the last page',
+    }),
+  },
 };
 
 export const Output = {

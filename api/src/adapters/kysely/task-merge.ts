@@ -40,7 +40,12 @@ function mergeSql(from: string, distinct: boolean): string {
       status = CASE WHEN EXCLUDED.state_key > tasks.state_key THEN EXCLUDED.status ELSE tasks.status END,
       state_key = GREATEST(EXCLUDED.state_key, tasks.state_key),
       ${FIELD_COLS.map((c) => `${c} = ${pick(c)}`).join(',\n')},
-      extra = CASE WHEN EXCLUDED.state_key > tasks.state_key THEN tasks.extra || EXCLUDED.extra ELSE EXCLUDED.extra || tasks.extra END`;
+      extra = CASE WHEN EXCLUDED.state_key > tasks.state_key THEN tasks.extra || EXCLUDED.extra ELSE EXCLUDED.extra || tasks.extra END
+    -- Only rows the merge changes are written: a lower or equal state only fills gaps, so a re-imported trace whose
+    -- rows are all there already writes nothing (no new row versions, no index entries).
+    WHERE EXCLUDED.state_key > tasks.state_key
+      OR ${FIELD_COLS.map((c) => `(tasks.${c} IS NULL AND EXCLUDED.${c} IS NOT NULL)`).join(' OR ')}
+      OR (EXCLUDED.extra || tasks.extra) <> tasks.extra`;
 }
 
 /**
@@ -115,8 +120,10 @@ export async function importTasks(
   runId: string,
   batches: AsyncIterable<TaskObservation[] | TaskRows>,
 ): Promise<{ rows: number }> {
-  // The run row lock orders this import with event batches for the same run (they take it too).
-  await c.query('SELECT 1 FROM runs WHERE id = $1 FOR UPDATE', [runId]);
+  // The run row lock orders this import with event batches for the same run (they take it too). Moving updated_at
+  // on by at least a millisecond (its precision in a Run) tells the task list's caches that the tasks may have changed
+  // (http/task-pages.ts); an event batch tells them by its events_received.
+  await c.query(`UPDATE runs SET updated_at = greatest(now(), updated_at + interval '1 millisecond') WHERE id = $1`, [runId]);
   const empty = !(await c.query('SELECT 1 FROM tasks WHERE run_id = $1 LIMIT 1', [runId])).rowCount;
   const source = batches[Symbol.asyncIterator]();
   const next = async () => {

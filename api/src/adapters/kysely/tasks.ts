@@ -1,7 +1,7 @@
 // Task rows: the trace import and the event merge (task-merge.ts), the filtered and sorted task list, the keyset
 // pages of a CSV export, and the counts progress is made of.
 import { sql } from 'kysely';
-import type { TaskOrder, TaskQuery, TaskRow } from '../../domain/ports.js';
+import type { TaskCursor, TaskOrder, TaskQuery, TaskRow } from '../../domain/ports.js';
 import type { RunTaskObservation, TaskOutcome, TaskRepository } from '../../domain/repositories.js';
 import { TASK_FIELDS, type TaskObservation } from '../../domain/task-fields.js';
 import type { TaskRows } from '../../domain/trace-parser.js';
@@ -13,6 +13,12 @@ const TASK_COLUMNS = ['task_id', 'attempt', 'status', ...TASK_FIELDS.map((f) => 
 const TEXTUAL = new Set(['status', ...TASK_FIELDS.filter((f) => f.kind === 'str').map((f) => f.column)]);
 const DATES = new Set(TASK_FIELDS.filter((f) => f.kind === 'date').map((f) => f.column));
 const NOT_NULL = new Set(['task_id', 'attempt', 'status']);
+
+const cursorOf = (r: Record<string, unknown>): TaskCursor => ({
+  key: (r.__sort_key as string | null) ?? null,
+  taskId: r.task_id as number,
+  attempt: r.attempt as number,
+});
 
 function taskRow(r: Record<string, unknown>): TaskRow {
   const out: TaskRow = {};
@@ -43,12 +49,36 @@ function taskFilter(runId: string, filters: TaskQuery['filters']) {
   return { where, args, arg };
 }
 
-/** Sort column, then task_id and attempt so the order is total. NULLS only for nullable columns: it would stop the
- * primary key from serving an ORDER BY task_id. */
+/** Sort column, then task_id and attempt so the order is total; desc is the exact reverse of asc, so one index
+ * (run_id, column NULLS FIRST, task_id, attempt) serves both directions (0006_task_indexes), which needs the NULLS
+ * clause spelled out even on status (NOT NULL). Not on the key: it would stop the primary key (NULLS LAST) from
+ * serving an ORDER BY task_id. */
 function taskOrder(sort: string, order: 'asc' | 'desc'): string {
   if (!TASK_COLUMNS.includes(sort)) throw new Error(`unknown column ${sort}`);
-  const nulls = NOT_NULL.has(sort) ? '' : order === 'desc' ? ' NULLS LAST' : ' NULLS FIRST';
-  return `"${sort}" ${order === 'desc' ? 'DESC' : 'ASC'}${nulls}, task_id ${order === 'desc' ? 'DESC' : 'ASC'}, attempt`;
+  const dir = order === 'desc' ? 'DESC' : 'ASC';
+  const nulls = sort === 'attempt' ? '' : order === 'desc' ? ' NULLS LAST' : ' NULLS FIRST';
+  return sort === 'task_id' ? `task_id ${dir}, attempt ${dir}` : `"${sort}" ${dir}${nulls}, task_id ${dir}, attempt ${dir}`;
+}
+
+/**
+ * The keyset of ORDER BY taskOrder(): the rows strictly after `after`, as segments read one after the other. Each is a
+ * row comparison the sort index answers as a range; NULLs (first when ascending, last when descending) are their own
+ * segment, because a row comparison never matches a NULL. The key is the column's text form, so a timestamptz keeps
+ * its microseconds; Postgres types the bare parameter from the column.
+ */
+function keysetSegments(q: TaskOrder, after: TaskCursor): ((arg: (v: unknown) => string) => string)[] {
+  const desc = q.order === 'desc';
+  const cmp = desc ? '<' : '>';
+  const tie = (arg: (v: unknown) => string) => `(task_id, attempt) ${cmp} (${arg(after.taskId)}, ${arg(after.attempt)})`;
+  if (q.sort === 'task_id') return [tie];
+  const col = `"${q.sort}"`;
+  if (after.key === null) {
+    const rest = (arg: (v: unknown) => string) => `${col} IS NULL AND ${tie(arg)}`;
+    return desc ? [rest] : [rest, () => `${col} IS NOT NULL`];
+  }
+  const beyond = (arg: (v: unknown) => string) =>
+    `(${col}, task_id, attempt) ${cmp} (${arg(after.key)}, ${arg(after.taskId)}, ${arg(after.attempt)})`;
+  return desc && !NOT_NULL.has(q.sort) ? [beyond, () => `${col} IS NULL`] : [beyond];
 }
 
 export class KyselyTaskRepository implements TaskRepository {
@@ -62,48 +92,45 @@ export class KyselyTaskRepository implements TaskRepository {
     return mergeObservations(this.s.sql, observations);
   }
 
-  async list(runId: string, q: TaskQuery): Promise<{ items: TaskRow[]; total: number }> {
-    const { where, args, arg } = taskFilter(runId, q.filters);
-    const order = taskOrder(q.sort, q.order);
-    const filter = where.join(' AND ');
-    const total = Number((await this.s.sql.query(`SELECT count(*) AS n FROM tasks WHERE ${filter}`, args)).rows[0].n);
-    const { rows } = await this.s.sql.query(
-      `SELECT * FROM tasks WHERE ${filter} ORDER BY ${order} LIMIT ${arg(q.limit)} OFFSET ${arg(q.offset)}`,
-      args,
-    );
-    return { items: rows.map(taskRow), total };
+  async count(runId: string, filters: TaskQuery['filters']): Promise<number> {
+    const { where, args } = taskFilter(runId, filters);
+    return Number((await this.s.sql.query(`SELECT count(*) AS n FROM tasks WHERE ${where.join(' AND ')}`, args)).rows[0].n);
+  }
+
+  async list(runId: string, q: TaskQuery): Promise<{ items: TaskRow[]; next: TaskCursor | null }> {
+    // One row more than the page tells whether there is a next one.
+    const rows = await this.rows(runId, q, q.limit + 1, q.after ? 0 : q.offset);
+    const items = rows.slice(0, q.limit);
+    return { items: items.map(taskRow), next: rows.length > q.limit ? cursorOf(items[items.length - 1]!) : null };
   }
 
   async *pages(runId: string, q: TaskOrder, pageSize: number): AsyncGenerator<TaskRow[]> {
-    const order = taskOrder(q.sort, q.order);
-    const col = `"${q.sort}"`;
-    let after: { key: string | null; taskId: number; attempt: number } | null = null;
+    let after: TaskCursor | undefined;
     for (;;) {
-      const { where, args, arg } = taskFilter(runId, q.filters);
-      if (after) {
-        // The keyset of ORDER BY taskOrder(): rows strictly after the last one sent. The key is the column's text
-        // form, so a timestamptz keeps its microseconds; Postgres types the bare parameter from the column.
-        const [t, a] = [arg(after.taskId), arg(after.attempt)];
-        const desc = q.order === 'desc';
-        const tie = desc ? `(task_id < ${t} OR (task_id = ${t} AND attempt > ${a}))` : `(task_id, attempt) > (${t}, ${a})`;
-        if (q.sort === 'task_id') where.push(tie);
-        else if (after.key === null)
-          where.push(desc ? `(${col} IS NULL AND ${tie})` : `((${col} IS NULL AND ${tie}) OR ${col} IS NOT NULL)`);
-        else {
-          const k = arg(after.key);
-          const beyond = `(${col} ${desc ? '<' : '>'} ${k} OR (${col} = ${k} AND ${tie}))`;
-          where.push(desc && !NOT_NULL.has(q.sort) ? `(${beyond} OR ${col} IS NULL)` : beyond);
-        }
-      }
-      const { rows } = await this.s.sql.query(
-        `SELECT *, ${col}::text AS "__sort_key" FROM tasks WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ${arg(pageSize)}`,
-        args,
-      );
+      const rows = await this.rows(runId, { ...q, after }, pageSize, 0);
       if (rows.length) yield rows.map(taskRow);
       if (rows.length < pageSize) return;
-      const last = rows[rows.length - 1];
-      after = { key: last.__sort_key, taskId: last.task_id, attempt: last.attempt };
+      after = cursorOf(rows[rows.length - 1]!);
     }
+  }
+
+  /** Up to `limit` rows in taskOrder(), skipping `offset` or starting after `q.after`, with their sort key. */
+  private async rows(runId: string, q: TaskOrder & { after?: TaskCursor }, limit: number, offset: number) {
+    const order = taskOrder(q.sort, q.order);
+    const key = q.sort === 'task_id' ? 'NULL' : `"${q.sort}"::text`;
+    const segments = q.after ? keysetSegments(q, q.after) : [null];
+    const out: Record<string, unknown>[] = [];
+    for (const segment of segments) {
+      if (out.length >= limit) break;
+      const { where, args, arg } = taskFilter(runId, q.filters);
+      if (segment) where.push(segment(arg));
+      const { rows } = await this.s.sql.query(
+        `SELECT *, ${key} AS "__sort_key" FROM tasks WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ${arg(limit - out.length)}${offset ? ` OFFSET ${arg(offset)}` : ''}`,
+        args,
+      );
+      out.push(...rows);
+    }
+    return out;
   }
 
   async get(runId: string, taskId: number): Promise<TaskRow | null> {

@@ -1,4 +1,4 @@
-// POST /api/v1/events: nf-weblog JSON (one event or an array), queued and answered 202 at once.
+// POST /api/v1/events: nf-weblog JSON (one event or an array), answered 202 once durable in the event spool.
 import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts';
 import { ownerOf } from '../../domain/auth.js';
 import { DomainError } from '../../domain/errors.js';
@@ -17,8 +17,9 @@ export const eventRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
         summary: 'Nextflow weblog events (nf-weblog or the nf-scrna plugin), one object or an array',
         description:
           'Authenticated by the per-run token or an API token (Bearer, or Basic user:token as nf-weblog sends it). ' +
-          'Answers 202 once the events are committed (requests arriving together share a transaction); duplicates (same run, ' +
-          'event, task and attempt) are ignored; 503 when the database is out of reach, so the sender retries. ' +
+          "Answers 202 once the events are durable in the API's write-ahead spool (requests arriving together share one " +
+          'disk sync); they are written to the database behind the answer. Duplicates (same run, event, task and attempt) ' +
+          'are ignored; 503 once the database is known to be out of reach, so the sender retries. ' +
           'A run not launched by the platform is created on its first event.',
         body: { anyOf: [WeblogEventSchema, { type: 'array', items: WeblogEventSchema, maxItems: 100_000 }] },
         response: {

@@ -33,6 +33,7 @@ import {
   ValidateRequestBody,
   ValidationResult,
 } from '../schemas.js';
+import { decodeTaskCursor, TaskPages } from '../task-pages.js';
 
 const TASK_COLUMNS = ['task_id', 'attempt', 'status', ...TASK_FIELDS.map((f) => f.column)];
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?(?:Z|[+-]\d{2}:?\d{2})?$/;
@@ -117,13 +118,11 @@ function taskQuery(q: Record<string, unknown>): TaskQuery {
       filters.push({ column: col, op, value });
     }
   }
-  return {
-    limit: Number(q.limit ?? 100),
-    offset: Number(q.offset ?? 0),
-    sort,
-    order: q.order === 'desc' ? 'desc' : 'asc',
-    filters,
-  };
+  const order = q.order === 'desc' ? 'desc' : 'asc';
+  const offset = Number(q.offset ?? 0);
+  if (q.cursor !== undefined && offset) throw new DomainError('invalid', 'page by offset or by cursor, not both', { field: 'cursor' });
+  const after = q.cursor === undefined ? undefined : decodeTaskCursor(String(q.cursor), { sort, order });
+  return { limit: Number(q.limit ?? 100), offset, sort, order, filters, after };
 }
 
 export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
@@ -346,6 +345,7 @@ export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
     int: `^${opPrefix}-?\\d+(?:\\.\\d+)?$|^like:`,
     date: `^${opPrefix}${DATE_RE}(?:[T ](?:[01]\\d|2[0-3]):[0-5]\\d(?::[0-5]\\d(?:\\.\\d{1,6})?)?(?:Z|[+-](?:0\\d|1[0-5]):[0-5]\\d)?)?$|^like:`,
   };
+  const taskPages = new TaskPages(repos.tasks);
   const taskFilterProps = Object.fromEntries(
     TASK_COLUMNS.map((c) => {
       const kind = c === 'status' ? 'str' : c === 'task_id' || c === 'attempt' ? 'int' : TASK_FIELDS.find((f) => f.column === c)!.kind;
@@ -372,17 +372,22 @@ export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
           properties: {
             limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
             offset: { ...int32, default: 0 },
+            cursor: { type: 'string', maxLength: 2000, description: "keyset paging: a page's nextCursor (instead of offset)" },
             sort: { type: 'string', enum: TASK_COLUMNS, default: 'task_id' },
             order: { type: 'string', enum: ['asc', 'desc'], default: 'asc' },
             format: { type: 'string', enum: ['json', 'csv'], default: 'json' },
             ...taskFilterProps,
           },
         },
+        description:
+          'A page of a run that has ended carries an ETag (it changes when the tasks do, e.g. a trace re-import); ' +
+          '`If-None-Match` with it answers 304.',
         response: {
           200: {
             description: 'a page of tasks, or every matching task as CSV',
             content: { 'application/json': { schema: TaskList }, 'text/csv': { schema: { type: 'string' } } },
           },
+          304: { description: 'not modified (If-None-Match matched the ETag)' },
           ...ErrorResponses,
         },
       },
@@ -399,7 +404,10 @@ export const runRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
           .header('content-disposition', `attachment; filename="tasks-${run.id}.csv"`)
           .send(csvStream([...TASK_COLUMNS, 'extra'], pages));
       }
-      return repos.tasks.list(run.id, tq);
+      const page = await taskPages.page(run, tq, req.headers['if-none-match']);
+      if (page.etag) reply.header('etag', page.etag).header('cache-control', 'no-cache');
+      if (page.body === null) return reply.code(304).send();
+      return reply.type('application/json; charset=utf-8').send(page.body);
     },
   );
 };
