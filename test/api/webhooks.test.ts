@@ -144,7 +144,9 @@ t.test('a run’s events reach a receiver that was down, signed and in order, ac
   // The API restarts on the same database; the receiver comes up.
   await p.close();
   const again = await createPlatform(p.config, { checkResponses: true, recover: false });
-  t.teardown(() => again.close());
+  // Closed before platformFor's teardown drops the database under it.
+  let closed = false;
+  t.teardown(() => closed || again.close());
   await rx.up();
   await until(() => rx.got.length >= 6, 'all six messages');
   await sleep(300);
@@ -202,6 +204,8 @@ t.test('a run’s events reach a receiver that was down, signed and in order, ac
   await until(() => rx.got.length >= 7, 'the redelivery');
   t.equal(rx.got[6]!.headers['webhook-id'], `msg_${failing.id}`, 'same message id');
   t.same(wh.verify(rx.got[6]!.body, rx.got[6]!.headers), events[ids.indexOf(`msg_${failing.id}`)], 'same message');
+  await again.close();
+  closed = true;
 });
 
 t.test('subscriptions and deliveries stay inside their project', async (t) => {
