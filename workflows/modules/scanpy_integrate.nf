@@ -16,17 +16,20 @@ process SCANPY_INTEGRATE {
     path 'cells.arrow',          emit: cells
     path 'barcode_ranks.arrow',  emit: barcode_ranks
     path 'integration.json',     emit: metrics
+    tuple val("${task.process}"), val("${task.container ?: ''}"), path('versions.yml'), emit: versions // container: none locally
 
     script:
     def args = task.ext.args ?: '' // conf/modules.config: batch key, HVG, PCA, Harmony, neighbours, Leiden, seed
     """
     ${ThreadEnv.exports(task.cpus)}
     integrate.py --settings - --h5ad qc/* --ranks ranks/* ${cell_labels ? '--cell-labels cell_labels.csv' : ''} ${args}
+    versions.py --process '${task.process}' --dist scanpy anndata numpy scipy pandas scikit-learn scikit-misc harmonypy igraph leidenalg umap-learn pynndescent scib-metrics pyarrow
     """
 
     stub:
     """
     touch integrated.h5ad cells.arrow barcode_ranks.arrow
     echo '{}' > integration.json
+    versions.py --process '${task.process}' --dist scanpy anndata numpy scipy pandas scikit-learn scikit-misc harmonypy igraph leidenalg umap-learn pynndescent scib-metrics pyarrow
     """
 }

@@ -28,4 +28,5 @@ workflow INTEGRATE {
     barcode_ranks  = SCANPY_INTEGRATE.out.barcode_ranks
     integration    = SCANPY_INTEGRATE.out.metrics
     sample_metrics = SCANPY_QC.out.metrics
+    versions       = SCANPY_QC.out.versions.mix(SCANPY_INTEGRATE.out.versions) // [process, container, versions.yml]
 }
