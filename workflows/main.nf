@@ -21,7 +21,7 @@ if (params.input_type == 'fastq' && !params.synthetic_data) {
 if (params.cell_labels && !params.label_key) problems << '--label_key: is required with --cell_labels (the column holding the labels)'
 if (problems) Validation.fail('Invalid parameters', problems)
 def fastqRows = params.input && params.input_type == 'fastq' ? Validation.fastqSheet(file(params.input), projectDir) : null
-def matrixRows = params.input_type == 'matrix' ? Validation.matrixSheet(file(params.input), projectDir) : null
+def matrixRows = params.input_type == 'matrix' ? Validation.matrixSheet(file(params.input), projectDir, session.config.env?.PATH as String) : null
 
 workflow {
     labels = Channel.value(params.cell_labels ? file(params.cell_labels) : [])

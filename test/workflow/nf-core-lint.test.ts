@@ -21,7 +21,7 @@ const EXPLAINED = [
 ];
 
 t.test('nf-core pipelines schema lint: no failures, only the explained warnings', async (t) => {
-  const r = await run(nfCore, ['--plain', 'pipelines', 'schema', 'lint', schemaPath('nextflow_schema.json')], { cwd: repoRoot, env });
+  const r = await run(nfCore, ['pipelines', 'schema', 'lint', schemaPath('nextflow_schema.json')], { cwd: repoRoot, env });
   const out = (r.stdout + r.stderr).replace(/\s+/g, ' ');
   t.equal(r.code, 0, out);
   t.match(out, /Default parameters match schema validation/);
@@ -39,25 +39,30 @@ t.test('nf-core pipelines schema lint: no failures, only the explained warnings'
 });
 
 for (const profile of [null, 'test', 'stub', 'awsbatch', 'local']) {
-  t.test(`${profile ? `-profile ${profile}` : 'no profile'}: every schema parameter is declared (null where it has no default)`, async (t) => {
-    const r = await run(nextflowBin, ['config', repoRoot, ...(profile ? ['-profile', profile] : []), '-flat'], { env: { AWS_REGION: 'eu-west-1' } });
-    t.equal(r.code, 0, r.stderr);
-    const declared = new Map(
-      r.stdout
-        .split('\n')
-        .filter((l) => l.startsWith('params.'))
-        .map((l) => {
-          const i = l.indexOf(' = ');
-          return [l.slice('params.'.length, i), l.slice(i + 3)] as const;
-        }),
-    );
-    const schema = await readJson<{ $defs: Record<string, { properties: Record<string, { default?: unknown }> }> }>(
-      schemaPath('nextflow_schema.json'),
-    );
-    for (const group of Object.values(schema.$defs))
-      for (const [name, spec] of Object.entries(group.properties)) {
-        t.ok(declared.has(name), `params.${name} declared`);
-        if (!('default' in spec) && !profile) t.equal(declared.get(name), 'null', `params.${name} = null`);
-      }
-  });
+  t.test(
+    `${profile ? `-profile ${profile}` : 'no profile'}: every schema parameter is declared (null where it has no default)`,
+    async (t) => {
+      const r = await run(nextflowBin, ['config', repoRoot, ...(profile ? ['-profile', profile] : []), '-flat'], {
+        env: { AWS_REGION: 'eu-west-1' },
+      });
+      t.equal(r.code, 0, r.stderr);
+      const declared = new Map(
+        r.stdout
+          .split('\n')
+          .filter((l) => l.startsWith('params.'))
+          .map((l) => {
+            const i = l.indexOf(' = ');
+            return [l.slice('params.'.length, i), l.slice(i + 3)] as const;
+          }),
+      );
+      const schema = await readJson<{ $defs: Record<string, { properties: Record<string, { default?: unknown }> }> }>(
+        schemaPath('nextflow_schema.json'),
+      );
+      for (const group of Object.values(schema.$defs))
+        for (const [name, spec] of Object.entries(group.properties)) {
+          t.ok(declared.has(name), `params.${name} declared`);
+          if (!('default' in spec) && !profile) t.equal(declared.get(name), 'null', `params.${name} = null`);
+        }
+    },
+  );
 }

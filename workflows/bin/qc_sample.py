@@ -16,6 +16,7 @@ import warnings
 import numpy as np
 import scanpy as sc
 import scipy.sparse as sp
+from matrix_genomes import choose as choose_genome
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 TOP_GENES = 20  # pct_counts_in_top_20_genes, as in the scverse best-practices QC
@@ -30,14 +31,14 @@ SCRUBLET_MIN_CELLS = 100
 SCRUBLET_MIN_GENES = 10
 
 
-def read_matrix(path):
+def read_matrix(path, genome=None):
     if os.path.isdir(path):
         entries = os.listdir(path)
         if not any(e.startswith("matrix.mtx") for e in entries):
             subdirs = [e for e in entries if os.path.isdir(os.path.join(path, e))]
             if len(subdirs) != 1:
                 raise SystemExit(f"ERROR: {path} holds no matrix.mtx[.gz] (nor a single genome folder with one)")
-            return read_matrix(os.path.join(path, subdirs[0]))
+            return read_matrix(os.path.join(path, subdirs[0]), genome)
         adata = sc.read_10x_mtx(path, var_names="gene_symbols", make_unique=True)
     elif path.endswith(".h5ad"):
         adata = sc.read_h5ad(path)
@@ -45,7 +46,7 @@ def read_matrix(path):
             adata.X = adata.layers["counts"]
         adata = sc.AnnData(X=sp.csr_matrix(adata.X), obs=adata.obs.copy(), var=adata.var[[]].copy())
     else:
-        adata = sc.read_10x_h5(path)
+        adata = sc.read_10x_h5(path, genome=choose_genome(path, genome))
         adata.var_names_make_unique()
     adata.X = sp.csr_matrix(adata.X, dtype=np.float32)
     data = adata.X.data
@@ -154,7 +155,9 @@ def main():
         settings = json.load(f)
     sample, batch, chemistry, mito_prefix = (settings[k] for k in ("sample", "batch", "chemistry", "mito_prefix"))
 
-    adata = read_matrix(a.matrix)
+    # genome: the samplesheet's choice for a multi-genome (barnyard) HDF5 matrix; only its features are read
+    genome = settings.get("genome")
+    adata = read_matrix(a.matrix, genome)
     top = f"pct_counts_in_top_{TOP_GENES}_genes"
     ours = {"barcode", "sample", "batch", "n_genes_by_counts", "total_counts", "pct_counts_mt", "total_counts_mt", top, "doublet_score", "predicted_doublet"}
     extra = [c for c in adata.obs.columns if c not in ours]  # e.g. cell labels carried by an .h5ad input
@@ -224,7 +227,7 @@ def main():
     # lzf, not gzip: an intermediate read once by INTEGRATE; lzf writes ~3x and reads ~2x faster at twice gzip's size
     kept.write_h5ad(f"{sample}.qc.h5ad", compression="lzf")
 
-    raw = read_matrix(a.raw) if a.raw else adata
+    raw = read_matrix(a.raw, genome) if a.raw else adata
     with open(f"{sample}.ranks.tsv", "w") as f:
         f.write("rank\tumi_count\tis_cell\n")
         for r, u, c in barcode_ranks(raw, adata.obs_names):

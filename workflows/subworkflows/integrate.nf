@@ -12,7 +12,7 @@ workflow INTEGRATE {
     main:
     // Free-text values reach the steps as JSON on stdin, never as script text.
     SCANPY_QC(counts.map { meta, filtered, raw, metrics, registration ->
-        def settings = [sample: meta.id, batch: meta.batch, chemistry: meta.chemistry, mito_prefix: mito_prefix]
+        def settings = [sample: meta.id, batch: meta.batch, chemistry: meta.chemistry, mito_prefix: mito_prefix, genome: meta.genome]
         [meta, filtered, raw, metrics, registration, groovy.json.JsonOutput.toJson(settings)]
     })
     SCANPY_INTEGRATE(

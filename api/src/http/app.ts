@@ -27,6 +27,7 @@ import { DEFAULT_BODY_LIMIT } from './limits.js';
 import { eventRoutes } from './routes/events.js';
 import { miscRoutes } from './routes/misc.js';
 import { outputRoutes } from './routes/outputs.js';
+import { provenanceRoutes } from './routes/provenance.js';
 import { resultRoutes } from './routes/results.js';
 import { runRoutes } from './routes/runs.js';
 import { sessionRoutes } from './routes/session.js';
@@ -149,7 +150,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   });
   app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { access: 'open' } }, async () => app.swagger());
 
-  for (const routes of [runRoutes, eventRoutes, resultRoutes, outputRoutes, miscRoutes, sessionRoutes])
+  for (const routes of [runRoutes, eventRoutes, resultRoutes, provenanceRoutes, outputRoutes, miscRoutes, sessionRoutes])
     await app.register(routes, { prefix: '/api/v1' });
 
   const ui = services.uiBuildDir;

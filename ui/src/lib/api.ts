@@ -27,6 +27,7 @@ export type Task = TaskPage['items'][number];
 export type TaskStatus = Task['status'];
 export type SampleQc = Get<'/api/v1/runs/{id}/samples'>['items'][number];
 export type RunOutput = Get<'/api/v1/runs/{id}/outputs'>['items'][number];
+export type RunProvenance = Get<'/api/v1/runs/{id}/provenance'>;
 
 // Records keyed by the generated unions, so a status added to the API fails the type check until listed here.
 const keys = <K extends string>(r: Record<K, true>) => Object.keys(r) as K[];
@@ -130,6 +131,7 @@ export function client(f: Fetch) {
     tasks: (id: string, q: TaskQuery) => json<TaskPage>(`/runs/${enc(id)}/tasks${query(q)}`),
     samples: async (id: string) => (await json<Get<'/api/v1/runs/{id}/samples'>>(`/runs/${enc(id)}/samples`)).items,
     integration: (id: string) => json<Integration>(`/runs/${enc(id)}/integration`),
+    provenance: (id: string) => json<RunProvenance>(`/runs/${enc(id)}/provenance`),
     cells: (id: string, columns: string[]) => arrow(`/runs/${enc(id)}/cells${query({ columns: columns.join(',') })}`),
     barcodeRanks: (id: string) => arrow(`/runs/${enc(id)}/barcode-ranks`),
     outputs: async (id: string) => (await json<Get<'/api/v1/runs/{id}/outputs'>>(`/runs/${enc(id)}/outputs`)).items,
