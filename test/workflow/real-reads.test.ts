@@ -235,7 +235,13 @@ t.test(
     });
     const out2 = nf2.stdout + nf2.stderr;
     t.equal(nf2.code, 0, out2);
-    t.match(out2, /Cached process > COUNT:STAR_GENOMEGENERATE/, 'the STAR index of the first run is reused');
+    const trace = (await readFile(path.join(nf2.outdir, 'pipeline_info/trace.txt'), 'utf8')).trim().split('\n');
+    const cols = trace[0]!.split('\t');
+    const index = trace
+      .slice(1)
+      .map((l) => l.split('\t'))
+      .find((r) => r[cols.indexOf('process')] === 'COUNT:STAR_GENOMEGENERATE');
+    t.equal(index?.[cols.indexOf('status')], 'CACHED', 'the STAR index of the first run is reused');
     t.match(out2, /STARsolo will run with --soloCBwhitelist None/);
     if (nf2.code !== 0) return;
     await t.test('pbmc5k v3.1 with --soloCBwhitelist None: count metrics are STARsolo’s own', async (t) => {
