@@ -7,7 +7,7 @@ process SCANPY_QC {
 
     input:
     // raw, count_metrics, registration: [] when absent (matrix entry point). settings: {"sample", "batch",
-    // "chemistry", "mito_prefix"}
+    // "chemistry", "mito_prefix", "genome" (null, or the genome of a multi-genome .h5 matrix)}
     tuple val(meta), path(matrix, stageAs: 'filtered/*'), path(raw, stageAs: 'raw/*'), path(count_metrics, stageAs: 'count_metrics.json'), path(registration, stageAs: 'registration.json'), stdin
 
     output:
