@@ -21,11 +21,12 @@ if (params.input_type == 'fastq' && !params.synthetic_data) {
 if (params.cell_labels && !params.label_key) problems << '--label_key: is required with --cell_labels (the column holding the labels)'
 if (problems) Validation.fail('Invalid parameters', problems)
 def fastqRows = params.input && params.input_type == 'fastq' ? Validation.fastqSheet(file(params.input), projectDir) : null
-def matrixRows = params.input_type == 'matrix' ? Validation.matrixSheet(file(params.input), projectDir) : null
+def matrixRows = params.input_type == 'matrix' ? Validation.matrixSheet(file(params.input), projectDir, session.config.env?.PATH as String) : null
 
 workflow {
     labels = Channel.value(params.cell_labels ? file(params.cell_labels) : [])
     labelKey = params.label_key
+    versions = Channel.empty() // [process, container, versions.yml] from every task
     if (matrixRows != null) {
         INTEGRATE(
             Channel.fromList(matrixRows).map { r -> [r.meta, r.matrix, r.raw ?: [], [], []] },
@@ -33,6 +34,7 @@ workflow {
             labelKey,
             params.mito_prefix,
         )
+        versions = INTEGRATE.out.versions
     } else {
         if (fastqRows != null) {
             samples = Channel.fromList(fastqRows)
@@ -44,21 +46,33 @@ workflow {
             samples = SYNTHETIC_DATA.out.samplesheet.flatMap { Validation.fastqSheet(it, projectDir) }
             fasta = SYNTHETIC_DATA.out.fasta
             gtf = SYNTHETIC_DATA.out.gtf
+            versions = SYNTHETIC_DATA.out.versions
             if (!params.cell_labels) {
                 labels = SYNTHETIC_DATA.out.truth
                 labelKey = params.label_key ?: 'cell_type'
             }
         }
         REGISTER(samples)
-        if (params.stop_after == 'register') return
-        COUNT(REGISTER.out.reads, fasta, gtf, params.counter, params.star_index, params.cellranger_index, params.barcode_whitelist, params.whitelist_dir)
-        if (params.stop_after == 'count') return
-        registration = REGISTER.out.registration.map { meta, json -> [meta.id, json] }
-        counts = COUNT.out.counts.map { meta, raw, filtered, metrics -> [meta.id, meta, filtered, raw, metrics] }
-            .join(registration)
-            .map { id, meta, filtered, raw, metrics, json -> [meta, filtered, raw, metrics, json] }
-        INTEGRATE(counts, labels, labelKey, params.mito_prefix)
+        versions = versions.mix(REGISTER.out.versions)
+        if (params.stop_after != 'register') {
+            COUNT(REGISTER.out.reads, fasta, gtf, params.counter, params.star_index, params.cellranger_index, params.barcode_whitelist, params.whitelist_dir)
+            versions = versions.mix(COUNT.out.versions)
+        }
+        if (params.stop_after == 'integrate') {
+            registration = REGISTER.out.registration.map { meta, json -> [meta.id, json] }
+            counts = COUNT.out.counts.map { meta, raw, filtered, metrics -> [meta.id, meta, filtered, raw, metrics] }
+                .join(registration)
+                .map { id, meta, filtered, raw, metrics, json -> [meta, filtered, raw, metrics, json] }
+            INTEGRATE(counts, labels, labelKey, params.mito_prefix)
+            versions = versions.mix(INTEGRATE.out.versions)
+        }
     }
+    // nf-core's collected software_versions.yml (and the image each process ran in), which the manifest carries.
+    tasks = versions.map { process, container, yml -> [process, container, yml.text] }.toList()
+    tasks.map { Provenance.softwareVersionsYaml(it, workflow) }
+        .collectFile(name: Provenance.SOFTWARE_VERSIONS, storeDir: "${params.outdir}/pipeline_info")
+    tasks.map { Provenance.containersYaml(it) }
+        .collectFile(name: Provenance.CONTAINERS, storeDir: "${params.outdir}/pipeline_info")
 }
 
 workflow.onComplete {

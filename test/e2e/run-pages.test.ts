@@ -192,3 +192,43 @@ t.test('the Cells page of a running run shows the embedding when the run complet
   t.ok(await page.evaluate(() => (globalThis as { loadedOnce?: boolean }).loadedOnce), 'same document: no reload');
   t.same(pageErrors, [], 'no page errors');
 });
+
+t.test('the run page shows the provenance and the steps the data could not support, with their reasons', async (t) => {
+  const run = await newRun('provenance');
+  const reason = 'scrublet would keep 4 variable genes, fewer than the 10 its PCA needs';
+  const manifest = {
+    schema_version: '1.1',
+    provenance: {
+      nextflow: { version: '24.10.8', build: 5940 },
+      pipeline: {
+        name: 'scrna-platform',
+        version: '0.1.0',
+        commit: 'bbf9f777e9bf1e73e645a7856c9654d761db3da0',
+        revision: 'main',
+        dirty: false,
+      },
+      container_engine: 'docker',
+      containers: { STARSOLO: 'scrna/starsolo:0.1.0' },
+      software: { STARSOLO: { star: '2.7.10b' }, Workflow: { Nextflow: '24.10.8' } },
+    },
+    samples: [{ sample: 'pbmc1k', skipped: [{ step: 'doublets', action: 'skipped', reason }] }],
+    integration: { skipped: [{ step: 'integration', action: 'skipped', reason: 'one batch (pbmc1k): Harmony has nothing to integrate' }] },
+    outputs: [],
+  };
+  writeFileSync(path.join(run.outdir, 'manifest.json'), JSON.stringify(manifest));
+  await platform.runs.finish(run.id, 0, null);
+  await page.goto(`${base}/runs/${run.id}`);
+  const panel = page.getByTestId('provenance');
+  await panel.waitFor({ timeout: 30000 });
+  t.match(await panel.textContent(), /bbf9f777e9bf/, 'the git commit');
+  const software = await page.getByTestId('software-versions').locator('tbody tr').allTextContents();
+  t.ok(
+    software.some((r) => /STARSOLO/.test(r) && /star 2\.7\.10b/.test(r) && /scrna\/starsolo:0\.1\.0/.test(r)),
+    'STARSOLO: its tool version and image',
+  );
+  const skipped = await page.getByTestId('skipped-steps').locator('tbody tr').allTextContents();
+  t.equal(skipped.length, 2);
+  t.ok(skipped[0]?.includes('pbmc1k') && skipped[0]?.includes(reason), 'the sample’s skipped doublets, with the reason');
+  t.match(skipped[1], /integration.*all.*one batch/, 'the run-level skipped integration');
+  t.same(pageErrors, [], 'no page errors');
+});

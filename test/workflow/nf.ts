@@ -16,12 +16,27 @@ export interface NfRun extends ExecResult {
   cleanup(): Promise<void>;
 }
 
-/** `nextflow run <repo> ...args --outdir <tmp>/results` in a fresh launch directory. */
-export async function nextflow(args: string[], prefix = 'nf-'): Promise<NfRun> {
-  const dir = await mkdtemp(path.join(tmpdir(), prefix));
-  const outdir = path.join(dir, 'results');
+/** Nextflow's warning for a `params.x` read that no config declares (every schema parameter must be declared). */
+export const UNDEFINED_PARAM = /Access to undefined parameter `([^`]+)`/g;
+
+/** The parameters a run's output or `.nextflow.log` says were read without being declared. */
+export async function undefinedParams(dir: string, output: string): Promise<string[]> {
+  const log = await readFile(path.join(dir, '.nextflow.log'), 'utf8').catch(() => '');
+  return [...new Set([...`${output}\n${log}`.matchAll(UNDEFINED_PARAM)].map((m) => m[1] ?? ''))];
+}
+
+/**
+ * `nextflow run <repo> ...args --outdir <tmp>/results` in a fresh launch directory (or `opts.dir`, to reuse its work
+ * directory with `-resume`). Every run of every suite fails on an undefined-parameter warning in its output or log.
+ */
+export async function nextflow(args: string[], prefix = 'nf-', opts: { dir?: string; outdir?: string } = {}): Promise<NfRun> {
+  const dir = opts.dir ?? (await mkdtemp(path.join(tmpdir(), prefix)));
+  const outdir = opts.outdir ?? path.join(dir, 'results');
   const t0 = Date.now();
   const r = await run(nextflowBin, ['run', repoRoot, ...args, '--outdir', outdir], { cwd: dir });
+  const undefinedNames = await undefinedParams(dir, r.stdout + r.stderr);
+  if (undefinedNames.length)
+    throw new Error(`nextflow ${args.join(' ')}: undefined parameter(s) ${undefinedNames.join(', ')}; declare them in nextflow.config`);
   return { ...r, dir, outdir, seconds: (Date.now() - t0) / 1000, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 

@@ -38,6 +38,38 @@ LISI_CELLS = 20_000
 # numba compile); above, pynndescent wins (300k: 35 s vs ~140 s).
 EXACT_KNN_MAX_CELLS = 100_000
 HVG_SPANS = (0.3, 0.5, 1.0)  # seurat_v3's loess span: scanpy's default, then wider ones if the fit is singular
+# Below these a 2-component PCA, a kNN graph and a UMAP layout cannot be made at all.
+MIN_CELLS = 10
+MIN_GENES = 3
+
+
+def check_size(adata, min_cells_per_gene):
+    """Stops with a message (not a traceback) when the QC'd cells cannot be embedded at all."""
+    if adata.n_obs < MIN_CELLS or adata.n_vars < MIN_GENES:
+        raise SystemExit(f"ERROR: {adata.n_obs} cells and {adata.n_vars} genes (detected in >= {min_cells_per_gene} cells) after QC; "
+                         f"integration needs at least {MIN_CELLS} cells and {MIN_GENES} genes")
+
+
+def integration_skips(a, adata, n_top, n_pcs, span, batch_key, labels):
+    """The steps this data could not support as asked: skipped, clamped or run with a fallback, each with its reason
+    (integration.json's skipped, shown by the UI beside the run's results)."""
+    out = []
+    if n_top < a.n_top_genes:
+        out.append({"step": "hvg", "action": "clamped", "reason": f"n_top_genes {a.n_top_genes} -> {n_top}: only {adata.n_vars} genes are detected in >= {a.min_cells_per_gene} cells"})
+    if span is None and a.hvg_flavor == "seurat_v3":
+        out.append({"step": "hvg", "action": "fallback", "reason": f"seurat_v3's loess is singular at every span {HVG_SPANS}: all {adata.n_vars} genes are used"})
+    elif span is not None and span != HVG_SPANS[0]:
+        out.append({"step": "hvg", "action": "fallback", "reason": f"seurat_v3's loess is singular at span {HVG_SPANS[0]}: fitted with span {span}"})
+    if n_pcs < a.n_pcs:
+        out.append({"step": "pca", "action": "clamped", "reason": f"n_pcs {a.n_pcs} -> {n_pcs}: {int(adata.var['highly_variable'].sum())} highly variable genes, {adata.n_obs} cells"})
+    if batch_key is None:
+        out.append({"step": "integration", "action": "skipped", "reason": f"one {a.batch_key} ({adata.obs[a.batch_key].iloc[0]}): Harmony has nothing to integrate; the graph, UMAP and Leiden use the PCs"})
+        out.append({"step": "metrics", "action": "skipped", "reason": f"iLISI: one {a.batch_key}, no batch mixing to measure"})
+    if a.n_neighbors > adata.n_obs - 1:
+        out.append({"step": "neighbours", "action": "clamped", "reason": f"n_neighbors {a.n_neighbors} -> {adata.n_obs - 1}: {adata.n_obs} cells"})
+    if labels is None:
+        out.append({"step": "metrics", "action": "skipped", "reason": "ARI/NMI: no cell labels (--label_key); cLISI uses the clusters"})
+    return out
 
 
 def knn_transformer(n_cells):
@@ -122,6 +154,7 @@ def main():
         adata.obs[label_key] = pd.Categorical(labels)
 
     sc.pp.filter_genes(adata, min_cells=a.min_cells_per_gene)
+    check_size(adata, a.min_cells_per_gene)
     adata.layers["counts"] = adata.X.copy()
     sc.pp.normalize_total(adata, target_sum=1e4)
     sc.pp.log1p(adata)
@@ -138,7 +171,10 @@ def main():
                 break
             except ValueError as e:
                 if span == HVG_SPANS[-1]:
-                    raise
+                    # too few distinct gene means for any loess fit (a small panel): every gene is variable enough
+                    span = None
+                    adata.var["highly_variable"] = True
+                    break
                 print(f"seurat_v3 loess with span {span} failed ({e}); trying a wider span", file=sys.stderr)
     else:
         span = None
@@ -177,6 +213,7 @@ def main():
         "harmony": batch_key is not None, "n_pcs": n_pcs, "n_hvg": int(adata.var["highly_variable"].sum()),
         "hvg_flavor": a.hvg_flavor, "hvg_span": span, "hvg_batch_key": batch_key,
         "markers": rank_markers(adata, "leiden"),
+        "skipped": integration_skips(a, adata, n_top, n_pcs, span, batch_key, labels),
     }
     write_expression(adata.X, adata.var_names)
     adata.write_h5ad("integrated.h5ad", compression="gzip")

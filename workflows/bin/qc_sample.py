@@ -16,6 +16,7 @@ import warnings
 import numpy as np
 import scanpy as sc
 import scipy.sparse as sp
+from matrix_genomes import choose as choose_genome
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 TOP_GENES = 20  # pct_counts_in_top_20_genes, as in the scverse best-practices QC
@@ -25,16 +26,19 @@ TOP_GENES = 20  # pct_counts_in_top_20_genes, as in the scverse best-practices Q
 AUTO_THRESHOLD_MIN_CELLS = 200
 # scrublet needs enough cells for its kNN over observed + simulated doublets
 SCRUBLET_MIN_CELLS = 100
+# ... and enough of its own variable genes for a PCA of a few components (a small panel, e.g. a 51-gene chr21 region +
+# chrM reference, leaves 4, on which its PCA fails)
+SCRUBLET_MIN_GENES = 10
 
 
-def read_matrix(path):
+def read_matrix(path, genome=None):
     if os.path.isdir(path):
         entries = os.listdir(path)
         if not any(e.startswith("matrix.mtx") for e in entries):
             subdirs = [e for e in entries if os.path.isdir(os.path.join(path, e))]
             if len(subdirs) != 1:
                 raise SystemExit(f"ERROR: {path} holds no matrix.mtx[.gz] (nor a single genome folder with one)")
-            return read_matrix(os.path.join(path, subdirs[0]))
+            return read_matrix(os.path.join(path, subdirs[0]), genome)
         adata = sc.read_10x_mtx(path, var_names="gene_symbols", make_unique=True)
     elif path.endswith(".h5ad"):
         adata = sc.read_h5ad(path)
@@ -42,7 +46,7 @@ def read_matrix(path):
             adata.X = adata.layers["counts"]
         adata = sc.AnnData(X=sp.csr_matrix(adata.X), obs=adata.obs.copy(), var=adata.var[[]].copy())
     else:
-        adata = sc.read_10x_h5(path)
+        adata = sc.read_10x_h5(path, genome=choose_genome(path, genome))
         adata.var_names_make_unique()
     adata.X = sp.csr_matrix(adata.X, dtype=np.float32)
     data = adata.X.data
@@ -57,6 +61,8 @@ def mad(x):
 
 def bounds(x, nmads, log=True):
     """Natural-unit (lo, hi) of median +- nmads*MAD on log1p(x); None when MAD is 0 (no spread to judge by)."""
+    if len(x) == 0:
+        return None, None
     v = np.log1p(x) if log else x
     m, d = float(np.median(v)), mad(v)
     if d == 0:
@@ -65,7 +71,29 @@ def bounds(x, nmads, log=True):
     return (float(np.expm1(lo)), float(np.expm1(hi))) if log else (lo, hi)
 
 
-def call_doublets(sub, a):
+def qc_skips(thresholds, n_cells):
+    """The QC bounds the data cannot give (no cells, or no spread to take MADs of), as the sample's skipped steps."""
+    if not n_cells:
+        return [{"step": "qc", "action": "skipped", "reason": "the matrix holds no cells"}]
+    flat = [k for k, v in thresholds.items() if v is None]
+    return [{"step": "qc", "action": "skipped", "reason": f"no spread in the sample (MAD 0) for {', '.join(flat)}: no bound applied, the observed extreme is reported"}] if flat else []
+
+
+def scrublet_genes(sub):
+    """How many genes scrublet would embed: its own preprocessing (genes in >= 3 cells, cells with >= 3 genes,
+    normalised, log1p, scanpy's default highly variable genes), run on a copy."""
+    x = sub.copy()
+    sc.pp.filter_genes(x, min_cells=3)
+    sc.pp.filter_cells(x, min_genes=3)
+    if x.n_obs < 2 or x.n_vars < 2:
+        return 0
+    sc.pp.normalize_total(x)
+    sc.pp.log1p(x)
+    sc.pp.highly_variable_genes(x)
+    return int(x.var["highly_variable"].sum())
+
+
+def call_doublets(sub, a, n_genes):
     """Scrublet scores; threshold: a.doublet_threshold if given, else scrublet's automatic one (skimage's
     threshold_minimum on the simulated doublets' scores), falling back to a.doublet_fallback_threshold, with the
     reason, when the sample is too small for it or the histogram has no two modes. Returns the manifest record."""
@@ -79,7 +107,7 @@ def call_doublets(sub, a):
     # than pynndescent (75k points: 17 s vs 65 s).
     sc.pp.scrublet(sub, random_state=a.seed, verbose=False, use_approx_neighbors=False, threshold=None if source == "automatic" else given,
                    # scrublet keeps only its own variable genes; a quarter of all genes stays below that count on tiny panels
-                   n_prin_comps=max(2, min(30, sub.n_vars // 4, sub.n_obs - 1)))
+                   n_prin_comps=max(2, min(30, sub.n_vars // 4, n_genes - 1, sub.n_obs - 1)))
     threshold = sub.uns["scrublet"].get("threshold")
     if threshold is None:
         # scanpy swallows threshold_minimum's "Unable to find two maxima in histogram" and calls no doublets
@@ -127,7 +155,9 @@ def main():
         settings = json.load(f)
     sample, batch, chemistry, mito_prefix = (settings[k] for k in ("sample", "batch", "chemistry", "mito_prefix"))
 
-    adata = read_matrix(a.matrix)
+    # genome: the samplesheet's choice for a multi-genome (barnyard) HDF5 matrix; only its features are read
+    genome = settings.get("genome")
+    adata = read_matrix(a.matrix, genome)
     top = f"pct_counts_in_top_{TOP_GENES}_genes"
     ours = {"barcode", "sample", "batch", "n_genes_by_counts", "total_counts", "pct_counts_mt", "total_counts_mt", top, "doublet_score", "predicted_doublet"}
     extra = [c for c in adata.obs.columns if c not in ours]  # e.g. cell labels carried by an .h5ad input
@@ -155,6 +185,7 @@ def main():
         "min_pct_counts_top20": min_top,
         "max_pct_counts_top20": max_top,
     }
+    skipped = qc_skips(thresholds, n_before)
     keep = np.ones(adata.n_obs, dtype=bool)
     for value, lo, hi in ((counts, "min_counts", "max_counts"), (genes, "min_genes", "max_genes"), (mt, None, "max_pct_mt"),
                            (pct_top, "min_pct_counts_top20", "max_pct_counts_top20")):
@@ -164,8 +195,8 @@ def main():
             keep &= value <= thresholds[hi]
     # Where no bound applies (no spread in the data), report the observed range so the thresholds stay numeric.
     observed = {"min_counts": counts.min(), "max_counts": counts.max(), "min_genes": genes.min(), "max_genes": genes.max(), "max_pct_mt": mt.max(),
-                "min_pct_counts_top20": pct_top.min(), "max_pct_counts_top20": pct_top.max()}
-    thresholds = {k: float(v if v is not None else (observed[k] if n_before else 0)) for k, v in thresholds.items()}
+                "min_pct_counts_top20": pct_top.min(), "max_pct_counts_top20": pct_top.max()} if n_before else {}
+    thresholds = {k: float(v if v is not None else observed.get(k, 0)) for k, v in thresholds.items()}
 
     adata.obs["doublet_score"] = np.nan
     adata.obs["predicted_doublet"] = False
@@ -174,14 +205,19 @@ def main():
         doublets = {"method": "none", "reason": "doublet_method none"}
     elif n_kept < SCRUBLET_MIN_CELLS:
         doublets = {"method": "none", "reason": f"{n_kept} cells after QC, fewer than the {SCRUBLET_MIN_CELLS} scrublet needs"}
+    elif (n_genes := scrublet_genes(sub := adata[keep].copy())) < SCRUBLET_MIN_GENES:
+        doublets = {"method": "none", "reason": f"scrublet would keep {n_genes} variable genes, fewer than the {SCRUBLET_MIN_GENES} its PCA needs"}
     else:
-        sub = adata[keep].copy()
-        doublets = call_doublets(sub, a)
+        doublets = call_doublets(sub, a, n_genes)
         adata.obs.loc[sub.obs_names, "doublet_score"] = sub.obs["doublet_score"]
         adata.obs.loc[sub.obs_names, "predicted_doublet"] = sub.obs["predicted_doublet"].astype(bool)
         if a.remove_doublets:
             keep &= ~adata.obs["predicted_doublet"].to_numpy(dtype=bool)
 
+    if doublets["method"] == "none" and a.doublets != "none":
+        skipped.append({"step": "doublets", "action": "skipped", "reason": doublets["reason"]})
+    elif doublets.get("threshold_source") == "fallback":
+        skipped.append({"step": "doublets", "action": "fallback", "reason": doublets["reason"]})
     kept = adata[keep].copy()
     kept.obs["sample"] = sample
     kept.obs["batch"] = batch
@@ -191,7 +227,7 @@ def main():
     # lzf, not gzip: an intermediate read once by INTEGRATE; lzf writes ~3x and reads ~2x faster at twice gzip's size
     kept.write_h5ad(f"{sample}.qc.h5ad", compression="lzf")
 
-    raw = read_matrix(a.raw) if a.raw else adata
+    raw = read_matrix(a.raw, genome) if a.raw else adata
     with open(f"{sample}.ranks.tsv", "w") as f:
         f.write("rank\tumi_count\tis_cell\n")
         for r, u, c in barcode_ranks(raw, adata.obs_names):
@@ -214,7 +250,7 @@ def main():
             reg = json.load(f)
         registration = {k: reg[k] for k in ("lanes", "read_pairs", "r1_length", "r2_length", "files")}
     entry = {"sample": sample, "batch": batch, "chemistry": chemistry, "registration": registration, "metrics": metrics,
-             "qc_thresholds": thresholds, "doublets": doublets, "cells_before_qc": int(n_before), "cells_after_qc": int(kept.n_obs)}
+             "qc_thresholds": thresholds, "doublets": doublets, "skipped": skipped, "cells_before_qc": int(n_before), "cells_after_qc": int(kept.n_obs)}
     with open(f"{sample}.metrics.json", "w") as f:
         json.dump(entry, f, indent=2)
     print(f"{sample}: {n_before} cells -> {kept.n_obs} after QC; thresholds {thresholds}")

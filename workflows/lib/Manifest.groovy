@@ -57,16 +57,17 @@ class Manifest {
         List samples = Files.isDirectory(sampleDir) ? Files.list(sampleDir).withCloseable { s -> s.filter { it.fileName.toString().endsWith('.metrics.json') }.sorted().collect(java.util.stream.Collectors.toList()) }.collect { slurp(it) } : []
         samples.each { if (!(it.chemistry in ['10xv1', '10xv2', '10xv3'])) it.chemistry = null }
         def manifest = [
-            schema_version: '1.0',
+            schema_version: '1.1',
             workflow: [
                 name: workflow.manifest.name, version: workflow.manifest.version, nextflow_version: workflow.nextflow.version.toString(),
                 run_name: workflow.runName, session_id: workflow.sessionId.toString(),
                 counter: params.input_type == 'matrix' ? null : params.counter, profile: workflow.profile,
                 started_at: workflow.start.toInstant().toString(), completed_at: (workflow.complete ?: java.time.OffsetDateTime.now()).toInstant().toString(),
             ],
+            provenance: Provenance.of(workflow, outdir, projectDir),
             params: cleanParams,
             samples: samples,
-            integration: slurp(outdir.resolve('integration/integration.json')).subMap(['n_cells', 'n_genes', 'n_clusters', 'batch_key', 'label_key', 'metrics', 'leiden_resolution', 'clusterings', 'markers']),
+            integration: slurp(outdir.resolve('integration/integration.json')).subMap(['n_cells', 'n_genes', 'n_clusters', 'batch_key', 'label_key', 'metrics', 'leiden_resolution', 'clusterings', 'markers', 'skipped']),
             methods: methods(cleanParams, projectDir),
             outputs: outputs(outdir, projectDir),
         ]

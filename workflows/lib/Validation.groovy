@@ -194,18 +194,52 @@ class Validation {
         out
     }
 
+    /**
+     * The genomes of a local CellRanger .h5 matrix (bin/matrix_genomes.py in the tasks' Python, found on envPath, the
+     * PATH tasks get), or null when that cannot be read here (an object-store path, or no h5py on this host):
+     * SCANPY_QC applies the same rule then.
+     */
+    static List<String> h5Genomes(Path h5, Path projectDir, String envPath) {
+        if (h5.fileSystem != java.nio.file.FileSystems.default) return null
+        try {
+            def pb = new ProcessBuilder('/usr/bin/env', 'python3', projectDir.resolve('bin/matrix_genomes.py').toString(), h5.toString())
+            if (envPath) pb.environment().put('PATH', envPath)
+            def p = pb.start()
+            def out = new StringBuilder(), err = new StringBuilder()
+            p.waitForProcessOutput(out, err)
+            if (p.exitValue() != 0) {
+                org.slf4j.LoggerFactory.getLogger(Validation).warn("cannot list the genomes of ${h5} before the run (${err.toString().trim().readLines().last()}); SCANPY_QC checks them")
+                return null
+            }
+            return new groovy.json.JsonSlurper().parseText(out.toString()).genomes as List<String>
+        } catch (IOException e) {
+            return null
+        }
+    }
+
     /** Matrix samplesheet (--input_type matrix) -> [meta, matrix, raw_matrix|null]. */
-    static List<Map> matrixSheet(Path csv, Path projectDir) {
+    static List<Map> matrixSheet(Path csv, Path projectDir, String envPath = null) {
         def rows = readCsv(csv)
         List<String> errors = schemaErrors(rows, projectDir.resolve('assets/schema_input_matrix.json'), csv)
         uniqueSamples(rows, errors)
         if (errors) fail("Invalid samplesheet ${csv}", errors)
         List<Map> out = []
         rows.eachWithIndex { row, i ->
+            def where = "row ${i + 1} (sample '${row.sample}')"
             ['matrix', 'raw_matrix'].each { col ->
-                if (row[col] && !Nextflow.file(row[col] as String).exists()) errors << "row ${i + 1} (sample '${row.sample}'), column ${col}: '${row[col]}' does not exist".toString()
+                if (!row[col]) return
+                def f = Nextflow.file(row[col] as String)
+                if (!f.exists()) { errors << "${where}, column ${col}: '${row[col]}' does not exist".toString(); return }
+                if (!f.name.endsWith('.h5')) {
+                    if (row.genome && col == 'matrix') errors << "${where}, column genome: applies to CellRanger .h5 matrices only".toString()
+                    return
+                }
+                def genomes = h5Genomes(f, projectDir, envPath)
+                if (genomes == null) return
+                if (!row.genome && genomes.size() > 1) errors << "${where}, column ${col}: '${row[col]}' holds ${genomes.size()} genomes (${genomes.join(', ')}); add a genome column naming the one to use".toString()
+                if (row.genome && !(row.genome in genomes)) errors << "${where}, column genome: '${row.genome}' is not a genome of ${col} '${row[col]}' (it holds ${genomes.join(', ') ?: 'no genome names'})".toString()
             }
-            out << [meta: [id: row.sample, batch: row.batch ?: row.sample, chemistry: row.chemistry ?: 'unknown', row: i + 1],
+            out << [meta: [id: row.sample, batch: row.batch ?: row.sample, chemistry: row.chemistry ?: 'unknown', genome: row.genome ?: null, row: i + 1],
                     matrix: row.matrix ? Nextflow.file(row.matrix as String) : null, raw: row.raw_matrix ? Nextflow.file(row.raw_matrix as String) : null]
         }
         if (errors) fail("Invalid samplesheet ${csv}", errors)

@@ -13,6 +13,7 @@ process CELLRANGER_COUNT {
     output:
     tuple val(meta), path('raw'), path('filtered'), path('metrics.json'), emit: counts
     tuple val(meta), path('metrics_summary.csv'), path('web_summary.html'), emit: logs
+    tuple val("${task.process}"), val("${task.container ?: ''}"), path('versions.yml'), emit: versions // container: none locally
 
     script:
     def chemistry = [ '10xv1': 'SC3Pv1', '10xv2': 'SC3Pv2', '10xv3': 'SC3Pv3' ][meta.chemistry]
@@ -25,6 +26,7 @@ process CELLRANGER_COUNT {
     cp -r cr/outs/filtered_feature_bc_matrix filtered
     cp cr/outs/metrics_summary.csv cr/outs/web_summary.html .
     count_metrics.py --cellranger metrics_summary.csv --out metrics.json
+    versions.py --process '${task.process}' --tool cellranger="\$(cellranger --version 2>&1 | sed -n 's/^cellranger[ -]*//p' | head -n 1)"
     """
 
     stub:
@@ -38,5 +40,6 @@ process CELLRANGER_COUNT {
     printf '"Estimated Number of Cells","Valid Barcodes"\\n"1","97.1%%"\\n' > metrics_summary.csv
     count_metrics.py --cellranger metrics_summary.csv --out metrics.json
     touch web_summary.html
+    versions.py --process '${task.process}' --tool cellranger=stub
     """
 }

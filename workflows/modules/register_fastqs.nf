@@ -13,9 +13,11 @@ process REGISTER_FASTQS {
 
     output:
     tuple val(meta), path("${meta.id}.registration.json"), emit: registration
+    tuple val("${task.process}"), val("${task.container ?: ''}"), path('versions.yml'), emit: versions // container: none locally
 
     script:
     """
     register_fastqs.py --settings - --r1 ${r1} --r2 ${r2}
+    versions.py --process '${task.process}'
     """
 }

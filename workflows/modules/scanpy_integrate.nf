@@ -19,17 +19,20 @@ process SCANPY_INTEGRATE {
     path 'integration.json',     emit: metrics
     path 'expression.arrow',     emit: expression // one record batch per gene (rows of genes.arrow)
     path 'genes.arrow',          emit: genes
+    tuple val("${task.process}"), val("${task.container ?: ''}"), path('versions.yml'), emit: versions // container: none locally
 
     script:
     def args = task.ext.args ?: '' // conf/modules.config: batch key, HVG, PCA, Harmony, neighbours, Leiden, seed
     """
     ${ThreadEnv.exports(task.cpus)}
     integrate.py --settings - --h5ad qc/* --ranks ranks/* ${cell_labels ? '--cell-labels cell_labels.csv' : ''} ${args}
+    versions.py --process '${task.process}' --dist scanpy anndata numpy scipy pandas scikit-learn scikit-misc harmonypy igraph leidenalg umap-learn pynndescent scib-metrics pyarrow
     """
 
     stub:
     """
     touch integrated.h5ad cells.arrow barcode_ranks.arrow expression.arrow genes.arrow
     echo '{}' > integration.json
+    versions.py --process '${task.process}' --dist scanpy anndata numpy scipy pandas scikit-learn scikit-misc harmonypy igraph leidenalg umap-learn pynndescent scib-metrics pyarrow
     """
 }

@@ -11,6 +11,7 @@ process STAR_GENOMEGENERATE {
 
     output:
     path 'star_index', emit: index
+    tuple val("${task.process}"), val("${task.container ?: ''}"), path('versions.yml'), emit: versions // container: none locally
 
     script:
     """
@@ -21,10 +22,12 @@ process STAR_GENOMEGENERATE {
     STAR --runMode genomeGenerate --runThreadN ${task.cpus} --genomeDir star_index --genomeFastaFiles ref_genome.fa \\
         --sjdbGTFfile ref_genes.gtf --sjdbOverhang 100 --genomeSAindexNbases \$nbases --outFileNamePrefix star_index/
     rm ref_genome.fa ref_genes.gtf
+    versions.py --process '${task.process}' --tool star=\$(STAR --version)
     """
 
     stub:
     """
     mkdir star_index && touch star_index/SA
+    versions.py --process '${task.process}' --tool star=\$(STAR --version)
     """
 }

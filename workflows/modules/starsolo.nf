@@ -14,7 +14,8 @@ process STARSOLO {
 
     output:
     tuple val(meta), path('raw'), path('filtered'), path('metrics.json'), emit: counts
-    tuple val(meta), path('Summary.csv'), path('Log.final.out'), emit: logs
+    tuple val(meta), path('Summary.csv'), path('Features.stats'), path('Log.final.out'), emit: logs
+    tuple val("${task.process}"), val("${task.container ?: ''}"), path('versions.yml'), emit: versions // container: none locally
 
     script:
     def geometry = [ '10xv1': [14, 10], '10xv2': [16, 10], '10xv3': [16, 12] ][meta.chemistry]
@@ -33,8 +34,9 @@ process STARSOLO {
         mkdir \$kind
         for f in barcodes.tsv features.tsv matrix.mtx; do gzip -c \$solo/\$kind/\$f > \$kind/\$f.gz; done
     done
-    cp \$solo/Summary.csv star/Log.final.out .
+    cp \$solo/Summary.csv \$solo/Features.stats star/Log.final.out .
     count_metrics.py --starsolo Summary.csv --out metrics.json
+    versions.py --process '${task.process}' --tool star=\$(STAR --version)
     """
 
     stub:
@@ -46,6 +48,7 @@ process STARSOLO {
         printf '%%%%MatrixMarket matrix coordinate integer general\\n1 1 1\\n1 1 5\\n' | gzip > \$kind/matrix.mtx.gz
     done
     echo '{"Estimated Number of Cells": 1}' > metrics.json
-    touch Summary.csv Log.final.out
+    touch Summary.csv Features.stats Log.final.out
+    versions.py --process '${task.process}' --tool star=\$(STAR --version)
     """
 }

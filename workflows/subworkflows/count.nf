@@ -15,17 +15,27 @@ workflow COUNT {
     whitelist_dir     // val: folder of 10x_V{1,2,3}_barcode_whitelist.txt.gz
 
     main:
+    versions = Channel.empty()
     if (counter == 'cellranger') {
         CELLRANGER_COUNT(reads, file(cellranger_index, checkIfExists: true))
         counts = CELLRANGER_COUNT.out.counts
+        versions = CELLRANGER_COUNT.out.versions
     } else {
-        index = star_index ? Channel.value(file(star_index, checkIfExists: true)) : STAR_GENOMEGENERATE(fasta, gtf).index
+        if (star_index) {
+            index = Channel.value(file(star_index, checkIfExists: true))
+        } else {
+            STAR_GENOMEGENERATE(fasta, gtf)
+            index = STAR_GENOMEGENERATE.out.index
+            versions = STAR_GENOMEGENERATE.out.versions
+        }
         STARSOLO(reads.map { meta, r1, r2 -> [meta, r1, r2, whitelistFor(meta.chemistry, barcode_whitelist, whitelist_dir)] }, index)
         counts = STARSOLO.out.counts
+        versions = versions.mix(STARSOLO.out.versions)
     }
 
     emit:
-    counts // [meta, raw, filtered, metrics.json]
+    counts   // [meta, raw, filtered, metrics.json]
+    versions // [process, container, versions.yml]
 }
 
 // The given whitelist wins; else the 10x list for the chemistry; v3's 3M-february-2018 list is not bundled, so

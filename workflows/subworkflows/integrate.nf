@@ -12,7 +12,7 @@ workflow INTEGRATE {
     main:
     // Free-text values reach the steps as JSON on stdin, never as script text.
     SCANPY_QC(counts.map { meta, filtered, raw, metrics, registration ->
-        def settings = [sample: meta.id, batch: meta.batch, chemistry: meta.chemistry, mito_prefix: mito_prefix]
+        def settings = [sample: meta.id, batch: meta.batch, chemistry: meta.chemistry, mito_prefix: mito_prefix, genome: meta.genome]
         [meta, filtered, raw, metrics, registration, groovy.json.JsonOutput.toJson(settings)]
     })
     SCANPY_INTEGRATE(
@@ -28,4 +28,5 @@ workflow INTEGRATE {
     barcode_ranks  = SCANPY_INTEGRATE.out.barcode_ranks
     integration    = SCANPY_INTEGRATE.out.metrics
     sample_metrics = SCANPY_QC.out.metrics
+    versions       = SCANPY_QC.out.versions.mix(SCANPY_INTEGRATE.out.versions) // [process, container, versions.yml]
 }

@@ -25,4 +25,5 @@ workflow REGISTER {
     emit:
     registration = registered // [meta, registration.json]
     reads                     // [meta, [r1...], [r2...]]
+    versions = REGISTER_FASTQS.out.versions // [process, container, versions.yml]
 }

@@ -124,6 +124,8 @@ export interface ResultRepository {
   /** The outputs the run's manifest lists, by path. */
   outputs(runId: string): Promise<OutputRow[]>;
   integration(runId: string): Promise<Record<string, unknown> | null>;
+  /** The manifest the results were ingested from (null before an ingest). */
+  manifest(runId: string): Promise<Record<string, unknown> | null>;
   /** Per-cell columns (null when the run has no cells). */
   cells(runId: string, columns: string[] | null): Promise<CellColumns | null>;
   cellColumnNames(runId: string): Promise<string[]>;

@@ -34,6 +34,7 @@ import { eventRoutes } from './routes/events.js';
 import { expressionRoutes } from './routes/expression.js';
 import { miscRoutes } from './routes/misc.js';
 import { outputRoutes } from './routes/outputs.js';
+import { provenanceRoutes } from './routes/provenance.js';
 import { resultRoutes } from './routes/results.js';
 import { runRoutes } from './routes/runs.js';
 import { sessionRoutes } from './routes/session.js';
@@ -150,6 +151,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     runRoutes,
     eventRoutes,
     resultRoutes,
+    provenanceRoutes,
     outputRoutes,
     expressionRoutes,
     miscRoutes,

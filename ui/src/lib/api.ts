@@ -34,6 +34,7 @@ export type NewWebhook = Json<paths['/api/v1/webhooks']['post']['requestBody']>;
 export type GeneMatches = Get<'/api/v1/runs/{id}/genes'>;
 export type Markers = Get<'/api/v1/runs/{id}/markers'>;
 export type Session = Get<'/api/v1/session'>;
+export type RunProvenance = Get<'/api/v1/runs/{id}/provenance'>;
 
 // Records keyed by the generated unions, so a status added to the API fails the type check until listed here.
 const keys = <K extends string>(r: Record<K, true>) => Object.keys(r) as K[];
@@ -137,6 +138,7 @@ export function client(f: Fetch) {
     tasks: (id: string, q: TaskQuery) => json<TaskPage>(`/runs/${enc(id)}/tasks${query(q)}`),
     samples: async (id: string) => (await json<Get<'/api/v1/runs/{id}/samples'>>(`/runs/${enc(id)}/samples`)).items,
     integration: (id: string) => json<Integration>(`/runs/${enc(id)}/integration`),
+    provenance: (id: string) => json<RunProvenance>(`/runs/${enc(id)}/provenance`),
     cells: (id: string, columns: string[]) => arrow(`/runs/${enc(id)}/cells${query({ columns: columns.join(',') })}`),
     barcodeRanks: (id: string) => arrow(`/runs/${enc(id)}/barcode-ranks`),
     timeline: (id: string) => arrow(`/runs/${enc(id)}/timeline`),

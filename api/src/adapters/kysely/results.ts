@@ -125,6 +125,11 @@ export class KyselyResultRepository implements ResultRepository {
     return r?.integration ?? null;
   }
 
+  async manifest(runId: string): Promise<Record<string, unknown> | null> {
+    const r = await this.s.db.selectFrom('runs').select('manifest').where('id', '=', runId).executeTakeFirst();
+    return r?.manifest ?? null;
+  }
+
   async cellColumnNames(runId: string): Promise<string[]> {
     const rows = await this.s.db
       .selectFrom((eb) => eb.selectFrom('cells').select('extra').where('run_id', '=', runId).limit(1000).as('x'))
