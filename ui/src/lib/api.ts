@@ -34,6 +34,9 @@ export type NewWebhook = Json<paths['/api/v1/webhooks']['post']['requestBody']>;
 export type GeneMatches = Get<'/api/v1/runs/{id}/genes'>;
 export type Markers = Get<'/api/v1/runs/{id}/markers'>;
 export type Session = Get<'/api/v1/session'>;
+export type ApiToken = Get<'/api/v1/tokens'>['items'][number];
+export type Project = Get<'/api/v1/projects'>['items'][number];
+export type NewToken = Json<paths['/api/v1/tokens']['post']['requestBody']>;
 export type RunProvenance = Get<'/api/v1/runs/{id}/provenance'>;
 
 // Records keyed by the generated unions, so a status added to the API fails the type check until listed here.
@@ -159,6 +162,10 @@ export function client(f: Fetch) {
     taskLogUrl: (id: string, taskId: string | number, stream: 'out' | 'err') =>
       `${BASE}/runs/${enc(id)}/tasks/${enc(String(taskId))}/log?stream=${stream}&follow=true`,
     runsStreamUrl: () => `${BASE}/stream/runs`,
+    tokens: async () => (await json<Get<'/api/v1/tokens'>>('/tokens')).items,
+    projects: async () => (await json<Get<'/api/v1/projects'>>('/projects')).items,
+    createToken: (body: NewToken) => post<Post<'/api/v1/tokens'>>('/tokens', body),
+    revokeToken: (id: string) => request(`/tokens/${enc(id)}`, { method: 'DELETE' }),
     webhooks: async () => (await json<Get<'/api/v1/webhooks'>>('/webhooks')).items,
     createWebhook: (body: NewWebhook) => post<Post<'/api/v1/webhooks'>>('/webhooks', body),
     deleteWebhook: (id: string) => request(`/webhooks/${enc(id)}`, { method: 'DELETE' }),
