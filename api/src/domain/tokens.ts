@@ -2,7 +2,7 @@
 // only its SHA-256 is kept; a revoked token stops working at once in this process (the Authenticator forgets it)
 // and in any other within the Authenticator's cache time (30 s).
 import { randomUUID } from 'node:crypto';
-import { type Authenticator, hashToken, newToken, type Scope } from './auth.js';
+import { type Authenticator, BOOTSTRAP_TOKEN_ID, hashToken, newToken, type Scope } from './auth.js';
 import { DomainError } from './errors.js';
 import type { ProjectRecord, Repositories, TokenRecord } from './repositories.js';
 
@@ -31,6 +31,10 @@ export class TokenService {
   }
 
   async revoke(id: string): Promise<void> {
+    if (id === BOOTSTRAP_TOKEN_ID)
+      throw new DomainError('conflict', 'the bootstrap admin token is SCRNA_ADMIN_TOKEN in the configuration: change it there', {
+        field: 'id',
+      });
     if (!(await this.repos.tokens.revoke(id))) throw new DomainError('not_found', 'token not found', { field: 'id' });
     this.auth.forget(id);
   }

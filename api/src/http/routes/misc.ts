@@ -5,7 +5,7 @@ import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-js
 import { visibleProject } from '../../domain/auth.js';
 import { DomainError } from '../../domain/errors.js';
 import { FOLLOW_BUFFER_LIMIT } from '../limits.js';
-import { ErrorResponses } from '../schemas.js';
+import { ErrorResponses, int32, sseStream } from '../schemas.js';
 
 // bcl2fastq naming: <sample>_S<n>_L<lane>_<R1|R2|I1|I2>_001.fastq[.gz]
 const FASTQ_NAME = /(?:^|\/)([^/]+?)_S\d+_L(\d{3})_([RI][12])_\d{3}\.f(?:ast)?q(?:\.gz)?$/;
@@ -56,11 +56,12 @@ export const miscRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
           required: ['uri'],
           additionalProperties: false,
           properties: {
-            uri: { type: 'string', minLength: 1, maxLength: 2048, description: 's3://bucket/key or a local path' },
-            size: { type: 'integer', minimum: 0 },
+            // 640 characters of up to 4 bytes stay under the ~2.7 kB a row of the unique index on uri may hold.
+            uri: { type: 'string', minLength: 1, maxLength: 640, description: 's3://bucket/key or a local path' },
+            size: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
             sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
             sample: { type: 'string', maxLength: 200 },
-            lane: { type: 'integer', minimum: 1 },
+            lane: { ...int32, minimum: 1 },
             read: { type: 'string', enum: ['R1', 'R2', 'I1', 'I2'] },
           },
         },
@@ -85,6 +86,9 @@ export const miscRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
     async (req, reply) => {
       const b = req.body;
       const m = FASTQ_NAME.exec(b.uri);
+      // The name is the only source of the lane when none is sent: bcl2fastq numbers lanes from 1.
+      if (m && b.lane === undefined && Number(m[2]) < 1)
+        throw new DomainError('invalid', `uri: lane ${m[2]} in the file name (lanes start at 1)`, { field: 'uri' });
       const rec = {
         id: randomUUID(),
         uri: b.uri,
@@ -108,7 +112,19 @@ export const miscRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
         tags: ['runs'],
         summary: 'Server-sent events: `runs` {ids} whenever runs change (for live lists)',
         response: {
-          200: { description: 'event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+          200: {
+            description: 'event stream',
+            content: sseStream([
+              {
+                event: 'runs',
+                data: {
+                  type: 'object',
+                  required: ['ids'],
+                  properties: { ids: { type: 'array', items: { type: 'string', format: 'uuid' } } },
+                },
+              },
+            ]),
+          },
           ...ErrorResponses,
         },
       },

@@ -64,7 +64,7 @@ export const provenanceRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) =>
     },
     async (req) => {
       const manifest = await app.services.repos.results.manifest(runOf(req).id);
-      if (!manifest) throw new DomainError('not_found', 'no results manifest for this run (not ingested yet?)');
+      if (!manifest) throw new DomainError('conflict', 'the run has no results manifest yet (its results are not ingested)');
       return provenanceOf(manifest);
     },
   );

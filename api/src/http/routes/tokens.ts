@@ -1,6 +1,6 @@
 // API tokens (mint with a project and scopes, list, revoke) and projects: operator (admin) routes.
 import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts';
-import { DEFAULT_PROJECT, projectOf, SCOPES, type Scope } from '../../domain/auth.js';
+import { BOOTSTRAP_TOKEN_ID, DEFAULT_PROJECT, projectOf, SCOPES, type Scope } from '../../domain/auth.js';
 import { DEFAULT_SCOPES, PROJECT_ID_PATTERN } from '../../domain/tokens.js';
 import { ErrorResponses, nullable } from '../schemas.js';
 
@@ -94,7 +94,8 @@ export const tokenRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
       schema: {
         tags: ['auth'],
         summary: 'Revoke an API token (admin): it stops working at once',
-        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } },
+        description: `The id of a listed token, or \`${BOOTSTRAP_TOKEN_ID}\` (what GET /session names the configured SCRNA_ADMIN_TOKEN), which is refused with 409: it is configuration, not a stored token.`,
+        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 100 } } },
         response: { 204: { type: 'null' }, ...ErrorResponses },
       },
       config: { access: 'admin' },
