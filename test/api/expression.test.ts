@@ -47,7 +47,7 @@ t.test('genes, markers and one gene for every cell, as the UI decodes it', async
   );
   const run = await p.repos.runs.create({ id: crypto.randomUUID(), name: 'expr', status: 'COMPLETED', source: 'platform', outdir });
   const api = (url: string) => p.app.inject({ url: `/api/v1/runs/${run.id}${url}` });
-  t.equal((await api('/genes')).statusCode, 404, 'nothing before ingest');
+  t.equal((await api('/genes')).statusCode, 409, 'nothing before ingest: 409, the run has no results yet');
   const ingest = await p.app.inject({ method: 'POST', url: `/api/v1/runs/${run.id}/results` });
   t.equal(ingest.statusCode, 200, ingest.body);
 

@@ -62,7 +62,7 @@ export class ExpressionService {
   async markers(run: Run): Promise<Record<string, unknown>> {
     const markers = (await this.results.integration(run.id))?.markers;
     if (!markers || typeof markers !== 'object')
-      throw new DomainError('not_found', 'no marker genes for this run (not ingested, or a run from before markers)');
+      throw new DomainError('conflict', 'no marker genes for this run yet (results not ingested, or a run from before markers)');
     return markers as Record<string, unknown>;
   }
 
@@ -103,7 +103,7 @@ export class ExpressionService {
   private async located(run: Run, kind: 'expression' | 'genes'): Promise<{ uri: string; output: OutputRow }> {
     const output = (await this.results.outputs(run.id)).find((o) => o.kind === kind);
     if (!output || !run.outdir)
-      throw new DomainError('not_found', `no per-gene expression for this run (no ${kind} output in its manifest)`);
+      throw new DomainError('conflict', `no per-gene expression for this run yet (no ${kind} output in its ingested manifest)`);
     const uri = this.files.join(run.outdir, output.path);
     if ((await this.files.size(uri)) !== output.size)
       throw new DomainError('conflict', `${output.path} changed or went away since the results were ingested`);

@@ -35,7 +35,7 @@ export class OutputService {
    */
   async archive(run: Run): Promise<BytesSource[]> {
     const outputs = await this.results.outputs(run.id);
-    if (!outputs.length || !run.outdir) throw new DomainError('not_found', 'the run has no ingested outputs', { field: 'id' });
+    if (!outputs.length || !run.outdir) throw new DomainError('conflict', 'the run has no ingested outputs yet', { field: 'id' });
     const outdir = run.outdir;
     return Promise.all(outputs.map((o) => this.bytesOf(outdir, o)));
   }
